@@ -1,0 +1,4 @@
+//! One module per subcommand group. Each exposes a clap `...Command` type and `run`.
+
+pub mod policy;
+pub mod quote;
