@@ -34,6 +34,7 @@
 mod appraise;
 pub mod collateral;
 mod error;
+mod hint;
 mod outcome;
 pub mod pck;
 mod pck_chain;
@@ -50,6 +51,9 @@ pub mod fuzzing;
 
 pub use collateral::{Collateral, PcsResponses, VerifiedCollateral};
 pub use error::{Artifact, Error, TcbSource};
+pub use hint::{
+    CollateralKeyHint, CollateralSummary, DocumentWindow, collateral_key_hint, collateral_summary,
+};
 pub use outcome::{CollateralHashes, QeFacts, SignedQuote, TdxModuleStatus, VerifiedQuote};
 pub use pck::{PckCaKind, PckFacts, SgxType};
 pub use quote::{BodyType, Quote, ReportBody, TeeType};

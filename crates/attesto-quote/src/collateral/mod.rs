@@ -173,10 +173,12 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(digest(&SHA256, bytes))
 }
 
-/// An issuer chain from an HTTP header: URL-encoded PEM, or plain PEM.
+/// An issuer-chain header value: URL-encoded PEM as Intel's PCS sends it (which leaves `-`
+/// unencoded, so the text still contains `-----BEGIN`), or plain PEM. PEM never contains `%`,
+/// so any `%` means the value is encoded.
 fn header_chain(value: &str, field: &'static str) -> Result<String, Error> {
     let value = value.trim();
-    if value.contains("-----BEGIN") {
+    if !value.contains('%') {
         return Ok(value.to_owned());
     }
     percent_encoding::percent_decode_str(value)
@@ -206,4 +208,22 @@ pub(crate) fn parse_date(
 ) -> Result<rustls_pki_types::UnixTime, Error> {
     time::parse_rfc3339(text)
         .ok_or_else(|| Error::collateral(field, format!("not an RFC 3339 time: {text:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::header_chain;
+
+    #[test]
+    fn issuer_chain_headers_decode_in_every_form() {
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        // What Intel's PCS sends: `-` left as is, spaces and newlines encoded.
+        let pcs = "-----BEGIN%20CERTIFICATE-----%0AMIIB%0A-----END%20CERTIFICATE-----%0A";
+        let full = "%2D%2D%2D%2D%2DBEGIN%20CERTIFICATE%2D%2D%2D%2D%2D%0AMIIB%0A%2D%2D%2D%2D%2DEND%20CERTIFICATE%2D%2D%2D%2D%2D%0A";
+        // Plain values are trimmed; encoded ones decode to the exact text, newline included.
+        assert_eq!(header_chain(pem, "chain").ok().as_deref(), Some(pem.trim()));
+        for value in [pcs, full] {
+            assert_eq!(header_chain(value, "chain").ok().as_deref(), Some(pem));
+        }
+    }
 }
