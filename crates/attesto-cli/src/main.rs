@@ -22,6 +22,11 @@ enum Command {
     /// Check and evaluate MAA attestation policies.
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCommand),
+    /// Import and list cached DCAP collateral (offline bundles).
+    #[command(subcommand)]
+    Collateral(cmd::collateral::CollateralCommand),
+    /// Run the attestation service (HTTPS on 127.0.0.1:8443 by default).
+    Serve(cmd::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -29,6 +34,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Quote(command) => cmd::quote::run(command),
         Command::Policy(command) => cmd::policy::run(command),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Collateral(command) => cmd::collateral::run(command).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

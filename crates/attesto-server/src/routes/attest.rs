@@ -1,0 +1,286 @@
+//! `POST /attest/{type}`: evidence in, an MAA attestation token out.
+//!
+//! The handler only sequences the steps; each decision belongs to a pure core:
+//! request parsing and claims (`attesto-provider`), quote verification (`attesto-quote`),
+//! policy evaluation (`attesto-policy`), signing (`attesto-jose`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use attesto_collateral::CollateralKey;
+use attesto_policy::{AttestationType, Policy};
+use attesto_provider::token::{TokenInputs, attestation_payload};
+use attesto_provider::{ClaimsError, RequestError, claims, request};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use crate::error::{ApiError, code};
+use crate::metrics::{EvidenceLabel, TypeLabel};
+use crate::state::{ActivePolicy, AppState, DEFAULT_PROVIDER};
+
+/// `POST /attest/{type}` (every API version).
+pub async fn attest(
+    State(state): State<AppState>,
+    Path(kind): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    handle(&state, &kind, &query, &body).await
+}
+
+/// `POST /attest/Tee/{type}`: the 2018 preview path; same processing.
+pub async fn attest_legacy_tee(
+    State(state): State<AppState>,
+    Path(kind): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    handle(&state, &kind, &query, &body).await
+}
+
+async fn handle(
+    state: &AppState,
+    kind: &str,
+    query: &HashMap<String, String>,
+    body: &[u8],
+) -> Response {
+    let kind = match kind.parse::<AttestationType>() {
+        Ok(kind) => kind,
+        Err(error) => return ApiError::not_found(error.to_string()).into_response(),
+    };
+    let label = EvidenceLabel(kind.as_str());
+    let mut response = match attest_inner(state, kind, query, body).await {
+        Ok(response) => {
+            state
+                .metrics
+                .tokens_issued
+                .get_or_create(&TypeLabel {
+                    evidence: kind.as_str().to_owned(),
+                })
+                .inc();
+            response
+        }
+        Err(error) => {
+            if error.code == code::POLICY_DENIED {
+                state
+                    .metrics
+                    .policy_denials
+                    .get_or_create(&TypeLabel {
+                        evidence: kind.as_str().to_owned(),
+                    })
+                    .inc();
+            }
+            error.into_response()
+        }
+    };
+    response.extensions_mut().insert(label);
+    response
+}
+
+async fn attest_inner(
+    state: &AppState,
+    kind: AttestationType,
+    query: &HashMap<String, String>,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let version = crate::routes::parse_api_version(query.get("api-version"))?;
+    let req = request::parse(kind, version, body).map_err(request_error)?;
+    let now = state.clock.now();
+
+    let key = CollateralKey::from_quote(&req.evidence).map_err(|error| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            code::INVALID_EVIDENCE,
+            format!("quote: {error}"),
+        )
+    })?;
+    // The key comes from an unverified quote. Before it can cost a fetch from the collateral
+    // service, the quote must at least carry valid signatures and a PCK chain to a trusted root;
+    // otherwise anyone could make the service fetch for invented FMSPCs.
+    if !state.collateral.has_valid(&key, now) {
+        state
+            .verifier
+            .verify_signatures_and_chain(&req.evidence, now)
+            .map_err(|error| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    code::INVALID_EVIDENCE,
+                    format!("quote verification failed: {error}"),
+                )
+            })?;
+    }
+    let fresh = state.collateral.get(&key, now).await.map_err(|error| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            code::COLLATERAL_UNAVAILABLE,
+            error.to_string(),
+        )
+    })?;
+    // Under the (off-by-default) grace option the collateral may be past its nextUpdate; the
+    // verifier then checks signatures, chains and CRLs at the last instant the collateral was
+    // valid, and the token says so. Otherwise this is `now`.
+    let verification_time = fresh.verification_time(now);
+    let verified = state
+        .verifier
+        .verify(&req.evidence, &fresh.collateral, verification_time)
+        .map_err(|error| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                code::INVALID_EVIDENCE,
+                format!("quote verification failed: {error}"),
+            )
+        })?;
+    let incoming = claims::incoming(kind, &verified, &req).map_err(claims_error)?;
+
+    let draft;
+    let active: Arc<ActivePolicy> = match &req.draft_policy {
+        Some(text) => {
+            draft = Policy::parse(text).map_err(|error| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    code::INVALID_POLICY,
+                    format!("draftPolicyForAttestation: {error}"),
+                )
+            })?;
+            Arc::new(ActivePolicy {
+                hash: attesto_policy::policy_hash(text),
+                policy: draft,
+                jws: None,
+                signer_der: None,
+            })
+        }
+        None => {
+            let store = state.store.clone();
+            let policies = Arc::clone(&state.policies);
+            tokio::task::spawn_blocking(move || policies.get(&store, DEFAULT_PROVIDER, kind))
+                .await
+                .map_err(|error| ApiError::internal("policy task", &error))?
+                .map_err(|error| ApiError::internal("loading the attestation policy", &error))?
+        }
+    };
+
+    let evaluation = active
+        .policy
+        .evaluate(&incoming.claim_set(Some(&active.hash)))
+        .map_err(|error| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                code::INVALID_POLICY,
+                format!("policy evaluation error: {error}"),
+            )
+        })?;
+    if !evaluation.permitted {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            code::POLICY_DENIED,
+            format!(
+                "attestation denied by the {} policy: {}",
+                kind.as_str(),
+                evaluation.decision
+            ),
+        ));
+    }
+
+    let mut extra = Map::new();
+    if fresh.stale_grace {
+        extra.insert("x-attesto-collateral-grace".into(), Value::Bool(true));
+    }
+    if state.non_intel_roots {
+        extra.insert("x-attesto-non-intel-roots".into(), Value::Bool(true));
+    }
+    if let Some(signer) = &active.signer_der {
+        let jwk = attesto_jose::Jwk::from_certificate_der(signer)
+            .map_err(|error| ApiError::internal("stored policy signer", &error))?;
+        extra.insert(
+            "x-ms-policy-signer".into(),
+            serde_json::to_value(jwk)
+                .map_err(|error| ApiError::internal("policy signer JWK", &error))?,
+        );
+    }
+    let lifetime = evaluation
+        .properties
+        .report_validity_in_minutes
+        .map_or(state.config.token_lifetime(), |minutes| {
+            Duration::from_secs(u64::from(minutes) * 60)
+        });
+    let payload = attestation_payload(&TokenInputs {
+        incoming: &incoming,
+        issued: &evaluation.issued_claims,
+        policy_hash: &active.hash,
+        iss: &state.issuer,
+        now,
+        lifetime,
+        jti: random_jti()?,
+        nonce: req.nonce.as_deref(),
+        extra: Some(&extra),
+    })
+    .map_err(|error| ApiError::internal("building the token", &error))?;
+
+    let token = if req.draft_policy.is_some() {
+        // MAA answers draft-policy attestations with an unsecured token: the policy is the
+        // caller's own experiment, not the provider's judgement.
+        let bytes = serde_json::to_vec(&payload)
+            .map_err(|error| ApiError::internal("serializing the token", &error))?;
+        attesto_jose::unsecured_jws(&bytes)
+    } else {
+        state
+            .signer
+            .issue(&payload)
+            .map_err(|error| ApiError::internal("signing the token", &error))?
+    };
+    let body = if req.legacy {
+        Value::String(token)
+    } else {
+        json!({ "token": token })
+    };
+    Ok(json_ok(&body))
+}
+
+fn json_ok(body: &Value) -> Response {
+    let mut response = (StatusCode::OK, body.to_string()).into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    response
+}
+
+fn random_jti() -> Result<[u8; 32], ApiError> {
+    let mut jti = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut jti)
+        .map_err(|_| ApiError::internal("random jti", &"the system RNG failed"))?;
+    Ok(jti)
+}
+
+fn request_error(error: RequestError) -> ApiError {
+    match error {
+        RequestError::BodyTooLarge { .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            code::PAYLOAD_TOO_LARGE,
+            error.to_string(),
+        ),
+        other => ApiError::bad_request(other.to_string()),
+    }
+}
+
+fn claims_error(error: ClaimsError) -> ApiError {
+    match error {
+        ClaimsError::RuntimeDataMismatch { .. } | ClaimsError::InitTimeDataMismatch { .. } => {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                code::DATA_BINDING_MISMATCH,
+                error.to_string(),
+            )
+        }
+        ClaimsError::WrongTee { .. } | ClaimsError::MissingReportBody { .. } => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            code::INVALID_EVIDENCE,
+            error.to_string(),
+        ),
+        other => ApiError::bad_request(other.to_string()),
+    }
+}

@@ -1,0 +1,156 @@
+//! What relying parties need to verify tokens: `/certs` (JWKS with `x5c`) and
+//! `/.well-known/openid-configuration`, plus `/health`. None of them requires `api-version`
+//! (the Python SDK sends none), but a value that is sent must be one we speak.
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The optional query of metadata endpoints.
+#[derive(Debug, Deserialize)]
+pub struct MetadataQuery {
+    #[serde(rename = "api-version")]
+    api_version: Option<String>,
+}
+
+fn check_optional_version(query: &MetadataQuery) -> Result<(), ApiError> {
+    match &query.api_version {
+        None => Ok(()),
+        Some(version) => crate::routes::parse_api_version(Some(version)).map(|_| ()),
+    }
+}
+
+fn json_response(body: &[u8], content_type: &'static str) -> Response {
+    let mut response = (StatusCode::OK, body.to_vec()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// `GET /certs`: the token signing keys.
+pub async fn certs(
+    State(state): State<AppState>,
+    Query(query): Query<MetadataQuery>,
+) -> Result<Response, ApiError> {
+    check_optional_version(&query)?;
+    Ok(json_response(
+        &state.metadata.jwks,
+        "application/json; charset=utf-8",
+    ))
+}
+
+/// `GET /.well-known/openid-configuration`.
+pub async fn openid_configuration(
+    State(state): State<AppState>,
+    Query(query): Query<MetadataQuery>,
+) -> Result<Response, ApiError> {
+    check_optional_version(&query)?;
+    Ok(json_response(
+        &state.metadata.openid,
+        "application/json; charset=utf-8",
+    ))
+}
+
+/// `GET /health`: the store answers and a token can be signed.
+pub async fn health(State(state): State<AppState>) -> Response {
+    let store = state.store.clone();
+    let store_ok = tokio::task::spawn_blocking(move || store.signing_identity().is_ok())
+        .await
+        .unwrap_or(false);
+    let status = if store_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "status": if store_ok { "healthy" } else { "unhealthy" },
+        "store": store_ok,
+        "issuer": &*state.issuer,
+        "version": env!("CARGO_PKG_VERSION"),
+    });
+    (status, axum::Json(body)).into_response()
+}
+
+/// Claims a token from this service may carry, for `claims_supported`.
+const CLAIMS_SUPPORTED: &[&str] = &[
+    "iss",
+    "iat",
+    "nbf",
+    "exp",
+    "jti",
+    "nonce",
+    "cnf",
+    "x-ms-ver",
+    "x-ms-attestation-type",
+    "x-ms-policy-hash",
+    "x-ms-policy-signer",
+    "x-ms-runtime",
+    "x-ms-inittime",
+    "x-ms-sgx-is-debuggable",
+    "x-ms-sgx-mrenclave",
+    "x-ms-sgx-mrsigner",
+    "x-ms-sgx-product-id",
+    "x-ms-sgx-svn",
+    "x-ms-sgx-ehd",
+    "x-ms-sgx-report-data",
+    "x-ms-sgx-collateral",
+    "x-ms-sgx-config-id",
+    "x-ms-sgx-config-svn",
+    "x-ms-sgx-isv-extended-product-id",
+    "x-ms-sgx-isv-family-id",
+    "is-debuggable",
+    "sgx-mrenclave",
+    "sgx-mrsigner",
+    "product-id",
+    "svn",
+    "tee",
+    "maa-ehd",
+    "aas-ehd",
+    "maa-attestationcollateral",
+    "tdx_mrtd",
+    "tdx_rtmr0",
+    "tdx_rtmr1",
+    "tdx_rtmr2",
+    "tdx_rtmr3",
+    "tdx_mrseam",
+    "tdx_report_data",
+    "attester_tcb_status",
+];
+
+/// Pre-rendered metadata bodies; they change only when the signing identity does.
+#[derive(Debug, Clone)]
+pub struct Metadata {
+    /// `/certs`.
+    pub jwks: Vec<u8>,
+    /// `/.well-known/openid-configuration`.
+    pub openid: Vec<u8>,
+}
+
+impl Metadata {
+    /// Renders both documents for `signer`.
+    ///
+    /// # Errors
+    /// Serialization failure (never expected).
+    pub fn new(signer: &attesto_jose::TokenSigner) -> Result<Metadata, serde_json::Error> {
+        let issuer = signer.issuer();
+        let jwks = serde_json::to_vec(&signer.jwks())?;
+        let openid: Value = json!({
+            "issuer": issuer,
+            "jwks_uri": format!("{issuer}/certs"),
+            "response_types_supported": ["token", "none"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "revocation_endpoint": format!("{issuer}/revoke"),
+            "claims_supported": CLAIMS_SUPPORTED,
+        });
+        Ok(Metadata {
+            jwks,
+            openid: serde_json::to_vec(&openid)?,
+        })
+    }
+}

@@ -1,0 +1,158 @@
+//! Shared state of one running service: its identity, store, verifier, collateral cache, the
+//! parsed policies in force, and metrics.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use anyhow::{Context, Result};
+use attesto_collateral::CollateralCache;
+use attesto_jose::TokenSigner;
+use attesto_policy::{AttestationType, Policy, default_policy};
+use attesto_quote::Verifier;
+use attesto_store::Store;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::routes::metadata::Metadata;
+
+/// The provider every request addresses until multi-provider routing exists.
+pub const DEFAULT_PROVIDER: &str = "default";
+
+/// Cheap to clone: everything is behind `Arc`s.
+#[derive(Clone)]
+pub struct AppState {
+    /// The loaded configuration.
+    pub config: Arc<Config>,
+    /// The token issuer (public base URL, no trailing slash).
+    pub issuer: Arc<str>,
+    /// Source of "now".
+    pub clock: Arc<dyn Clock>,
+    /// Persistent state.
+    pub store: Store,
+    /// Signs every response token.
+    pub signer: Arc<TokenSigner>,
+    /// `/certs` and OpenID metadata bodies.
+    pub metadata: Arc<Metadata>,
+    /// Quote verifier with its collateral and PCK caches.
+    pub verifier: Arc<Verifier>,
+    /// Whether the verifier trusts roots other than Intel's (tokens then say so).
+    pub non_intel_roots: bool,
+    /// Valid collateral for quotes, fetched on demand.
+    pub collateral: Arc<CollateralCache>,
+    /// The policies in force.
+    pub policies: Arc<Policies>,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    /// Copies the collateral cache's view into the Prometheus gauges (called at scrape time).
+    pub fn refresh_collateral_gauges(&self) {
+        let snapshot = self.collateral.snapshot(self.clock.now());
+        let metrics = &self.metrics;
+        // Counters only move forward: add what happened since the last scrape.
+        let hits_seen = metrics.collateral_hits.get();
+        metrics
+            .collateral_hits
+            .inc_by(snapshot.hits.saturating_sub(hits_seen));
+        let misses_seen = metrics.collateral_misses.get();
+        metrics
+            .collateral_misses
+            .inc_by(snapshot.misses.saturating_sub(misses_seen));
+        for entry in &snapshot.entries {
+            let label = crate::metrics::CollateralLabel {
+                key: entry.key.to_string(),
+            };
+            metrics
+                .collateral_age
+                .get_or_create(&label)
+                .set(i64::try_from(entry.age.as_secs()).unwrap_or(i64::MAX));
+            metrics
+                .collateral_remaining
+                .get_or_create(&label)
+                .set(entry.remaining_secs);
+        }
+    }
+}
+
+/// A parsed policy and what tokens say about it.
+#[derive(Debug)]
+pub struct ActivePolicy {
+    /// The parsed policy.
+    pub policy: Policy,
+    /// `x-ms-policy-hash`.
+    pub hash: String,
+    /// The JWS it was uploaded as, if an administrator set it.
+    pub jws: Option<String>,
+    /// The certificate (DER) that signed the upload, if signed.
+    pub signer_der: Option<Vec<u8>>,
+}
+
+/// Parsed policies per (provider, attestation type), loaded lazily from the store and replaced
+/// when an administrator sets or resets one.
+#[derive(Default)]
+pub struct Policies {
+    parsed: RwLock<HashMap<(String, AttestationType), Arc<ActivePolicy>>>,
+}
+
+impl Policies {
+    /// The policy in force for `kind`: the stored one or the built-in default.
+    ///
+    /// # Errors
+    /// A store failure, or a stored policy that no longer parses (never expected: policies are
+    /// parsed before they are stored).
+    pub fn get(
+        &self,
+        store: &Store,
+        provider: &str,
+        kind: AttestationType,
+    ) -> Result<Arc<ActivePolicy>> {
+        let key = (provider.to_owned(), kind);
+        if let Some(found) = self
+            .parsed
+            .read()
+            .ok()
+            .and_then(|map| map.get(&key).cloned())
+        {
+            return Ok(found);
+        }
+        let active = match store
+            .policy(provider, kind.as_str())
+            .context("reading policy")?
+        {
+            Some(stored) => Arc::new(ActivePolicy {
+                policy: Policy::parse(&stored.text).context("stored policy")?,
+                hash: attesto_policy::policy_hash(&stored.text),
+                jws: Some(stored.jws),
+                signer_der: stored.signer_cert_der,
+            }),
+            None => Arc::new(default_active(kind)?),
+        };
+        if let Ok(mut map) = self.parsed.write() {
+            map.insert(key, Arc::clone(&active));
+        }
+        Ok(active)
+    }
+
+    /// Forgets the cached parse of one policy (after set or reset).
+    pub fn invalidate(&self, provider: &str, kind: AttestationType) {
+        if let Ok(mut map) = self.parsed.write() {
+            map.remove(&(provider.to_owned(), kind));
+        }
+    }
+}
+
+/// The built-in default policy for `kind`.
+///
+/// # Errors
+/// Never in practice: the defaults are tested to parse.
+pub fn default_active(kind: AttestationType) -> Result<ActivePolicy> {
+    let text = default_policy(kind);
+    Ok(ActivePolicy {
+        policy: Policy::parse(text).context("built-in default policy")?,
+        hash: attesto_policy::policy_hash(text),
+        jws: None,
+        signer_der: None,
+    })
+}

@@ -1,0 +1,5 @@
+//! Integration tests: a real server on an ephemeral port, real HTTPS, real evidence.
+
+mod attest_real;
+mod common;
+mod http_errors;
