@@ -25,8 +25,23 @@ enum Command {
     /// Import and list cached DCAP collateral (offline bundles).
     #[command(subcommand)]
     Collateral(cmd::collateral::CollateralCommand),
+    /// Create, list, show and delete attestation providers; rotate their signing keys
+    /// (data directory; server stopped).
+    #[command(subcommand)]
+    Provider(cmd::provider::ProviderCommand),
+    /// Show the audit log of policy, signer, provider and key changes (server stopped).
+    Audit(cmd::audit::AuditArgs),
+    /// Manage the key-encryption key that protects a data directory (server stopped).
+    #[command(subcommand)]
+    Kek(cmd::kek::KekCommand),
     /// Run the attestation service (HTTPS on 127.0.0.1:8443 by default).
     Serve(cmd::serve::ServeArgs),
+    /// Get a quote (real TEE or --simulate) and write the MAA sample's enclave-info file.
+    Genquote(Box<cmd::genquote::GenquoteArgs>),
+    /// Attest an enclave-info file, check the token and compare its claims with the file.
+    /// Exit 0 all true, 1 mismatch, 2 token invalid, 3 service unreachable or error, 4 bad
+    /// input file.
+    Validate(cmd::validate::ValidateArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,7 +50,12 @@ fn main() -> ExitCode {
         Command::Quote(command) => cmd::quote::run(command),
         Command::Policy(command) => cmd::policy::run(command),
         Command::Serve(args) => cmd::serve::run(args),
+        Command::Genquote(args) => cmd::genquote::run(*args),
+        Command::Validate(args) => cmd::validate::run(args),
         Command::Collateral(command) => cmd::collateral::run(command).map(|()| ExitCode::SUCCESS),
+        Command::Provider(command) => cmd::provider::run(command).map(|()| ExitCode::SUCCESS),
+        Command::Audit(args) => cmd::audit::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Kek(command) => cmd::kek::run(command).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

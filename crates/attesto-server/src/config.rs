@@ -45,6 +45,47 @@ pub struct Config {
     pub collateral: CollateralConfig,
     /// Extra trust anchors for quote verification.
     pub trust: TrustConfig,
+    /// Who may administer providers.
+    pub admin: crate::auth::AdminConfig,
+    /// Where the key-encryption key for private keys at rest comes from.
+    pub store: StoreConfig,
+}
+
+/// The key-encryption key (KEK) protecting private keys in the store. At most one source may
+/// be set; with none, the store uses (and on first start generates, mode 0600) `<data_dir>/kek`,
+/// which protects copies of the database but not a stolen data directory: production should
+/// keep the KEK elsewhere.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// A file holding the KEK (32 raw bytes or 64 hex characters).
+    pub kek_file: Option<PathBuf>,
+    /// An environment variable holding the KEK (64 hex characters).
+    pub kek_env: Option<String>,
+    /// An environment variable holding a passphrase the KEK is derived from.
+    pub kek_passphrase_env: Option<String>,
+}
+
+impl StoreConfig {
+    /// The store's KEK source.
+    ///
+    /// # Errors
+    /// More than one source, or a passphrase variable that is not set.
+    pub fn kek_source(&self) -> Result<attesto_store::KekSource> {
+        match (&self.kek_file, &self.kek_env, &self.kek_passphrase_env) {
+            (None, None, None) => Ok(attesto_store::KekSource::DataDir),
+            (Some(file), None, None) => Ok(attesto_store::KekSource::File(file.clone())),
+            (None, Some(var), None) => Ok(attesto_store::KekSource::Env(var.clone())),
+            (None, None, Some(var)) => {
+                let passphrase = std::env::var(var)
+                    .with_context(|| format!("store.kek_passphrase_env: {var} is not set"))?;
+                Ok(attesto_store::KekSource::Passphrase(passphrase))
+            }
+            _ => {
+                bail!("set at most one of store.kek_file, store.kek_env, store.kek_passphrase_env")
+            }
+        }
+    }
 }
 
 /// TLS material supplied by the operator.
@@ -114,6 +155,8 @@ impl Default for Config {
             tls: TlsConfig::default(),
             collateral: CollateralConfig::default(),
             trust: TrustConfig::default(),
+            admin: crate::auth::AdminConfig::default(),
+            store: StoreConfig::default(),
         }
     }
 }

@@ -19,6 +19,11 @@ pub mod code {
     pub const POLICY_DENIED: &str = "PolicyEvaluationFailed";
     /// A policy (draft or uploaded) does not parse or evaluate.
     pub const INVALID_POLICY: &str = "InvalidPolicy";
+    /// A change the provider's trust model forbids (unsigned policy in the isolated model,
+    /// untrusted signer, removing the last signer).
+    pub const INVALID_OPERATION: &str = "InvalidOperation";
+    /// An uploaded policy does not parse; the message gives line and column.
+    pub const POLICY_PARSING: &str = "PolicyParsingError";
     /// Missing or wrong credentials.
     pub const UNAUTHORIZED: &str = "Unauthorized";
     /// Authenticated but not allowed.

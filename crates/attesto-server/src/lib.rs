@@ -12,12 +12,13 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod error;
 mod fsutil;
-mod identity;
 pub mod metrics;
+pub mod providers;
 pub mod routes;
 pub mod state;
 pub mod tls;
@@ -39,12 +40,17 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 pub use clock::{Clock, SystemClock};
 pub use config::Config;
 
+use crate::auth::Authenticator;
 use crate::metrics::Metrics;
-use crate::routes::metadata::Metadata;
+use crate::providers::Providers;
 use crate::state::{AppState, Policies};
 
 /// How long in-flight requests get to finish after a shutdown signal.
 const GRACEFUL_SHUTDOWN: Duration = Duration::from_secs(10);
+
+/// Produces a TEE quote whose report data starts with the given 32 bytes, or `None` when none
+/// can be had. See [`ServerBuilder::signing_cert_quote`].
+pub type SigningCertQuoteProvider = Arc<dyn Fn(&[u8; 32]) -> Option<Vec<u8>> + Send + Sync>;
 
 /// Builds a service from a [`Config`].
 pub struct ServerBuilder {
@@ -52,6 +58,7 @@ pub struct ServerBuilder {
     clock: Arc<dyn Clock>,
     collateral_source: Option<Arc<dyn CollateralSource>>,
     extra_roots_der: Vec<Vec<u8>>,
+    signing_cert_quote: Option<SigningCertQuoteProvider>,
 }
 
 impl ServerBuilder {
@@ -63,7 +70,18 @@ impl ServerBuilder {
             clock: Arc::new(SystemClock),
             collateral_source: None,
             extra_roots_der: Vec::new(),
+            signing_cert_quote: None,
         }
+    }
+
+    /// When the service runs inside a TEE: `provider` is asked for a quote over SHA-256 of each
+    /// new signing key's PEM text plus NUL, and the signing certificate published in `/certs`
+    /// carries it under OID 1.3.6.1.4.1.311.105.1, so relying parties can check where the
+    /// service runs. Without a quote the certificate has no such extension.
+    #[must_use]
+    pub fn signing_cert_quote(mut self, provider: SigningCertQuoteProvider) -> Self {
+        self.signing_cert_quote = Some(provider);
+        self
     }
 
     /// Pins the clock. Only tests can call this: the `test-clock` feature is enabled solely by
@@ -101,6 +119,7 @@ impl ServerBuilder {
             clock,
             collateral_source,
             mut extra_roots_der,
+            signing_cert_quote,
         } = self;
         config.validate()?;
         // Certificates (TLS, token signing) are dated by the real clock: clients check them
@@ -114,19 +133,26 @@ impl ServerBuilder {
         let issuer = config.issuer_for_port(local_addr.port());
 
         let data_dir = config.data_dir.clone();
-        let store = tokio::task::spawn_blocking(move || Store::open(&data_dir))
+        let kek = config.store.kek_source()?;
+        let store = tokio::task::spawn_blocking(move || Store::open_with(&data_dir, kek))
             .await
             .context("store task")?
             .with_context(|| format!("opening store in {}", config.data_dir.display()))?;
 
-        let signer = {
+        let providers = {
             let store = store.clone();
             let issuer = issuer.clone();
-            tokio::task::spawn_blocking(move || identity::load_or_create(&store, &issuer, wall))
-                .await
-                .context("identity task")??
+            let lifetime = config.token_lifetime();
+            tokio::task::spawn_blocking(move || {
+                let providers = Providers::load(store, issuer, lifetime, signing_cert_quote)?;
+                // Create the default provider's signing key now rather than on first request.
+                providers.get(providers::DEFAULT_PROVIDER, wall)?;
+                Ok::<_, anyhow::Error>(providers)
+            })
+            .await
+            .context("provider task")??
         };
-        let metadata = Metadata::new(&signer).context("rendering metadata")?;
+        let (auth, initial_admin_token) = Authenticator::load(&config.data_dir, &config.admin)?;
 
         for path in &config.trust.extra_quote_roots {
             extra_roots_der.push(read_certificate(path)?);
@@ -170,8 +196,8 @@ impl ServerBuilder {
             issuer: Arc::from(issuer.as_str()),
             clock,
             store,
-            signer: Arc::new(signer),
-            metadata: Arc::new(metadata),
+            providers: Arc::new(providers),
+            auth: Arc::new(auth),
             verifier: Arc::new(verifier),
             non_intel_roots,
             collateral,
@@ -197,10 +223,13 @@ impl ServerBuilder {
                 (Some(cert), Some(key)) => tls::load_configured(cert, key)?,
                 _ => {
                     let hosts = vec![host_of(&issuer), config.listen.ip().to_string()];
-                    let dir = config.data_dir.join("tls");
-                    tokio::task::spawn_blocking(move || tls::load_or_generate(&dir, &hosts, wall))
-                        .await
-                        .context("TLS task")??
+                    let ca_file = config.data_dir.join("tls").join("ca.pem");
+                    let store = state.store.clone();
+                    tokio::task::spawn_blocking(move || {
+                        tls::load_or_generate(&store, &ca_file, &hosts, wall)
+                    })
+                    .await
+                    .context("TLS task")??
                 }
             };
             let rustls = RustlsConfig::from_config(Arc::new(rustls_config(&material)?));
@@ -217,6 +246,7 @@ impl ServerBuilder {
         let local_url = format!("{scheme}://{}", display_addr(local_addr));
         tracing::info!(listen = %local_addr, issuer = %issuer, "attesto is serving");
         Ok(RunningServer {
+            initial_admin_token,
             local_addr,
             local_url,
             issuer,
@@ -229,6 +259,7 @@ impl ServerBuilder {
 
 /// A started service.
 pub struct RunningServer {
+    initial_admin_token: Option<String>,
     local_addr: SocketAddr,
     local_url: String,
     issuer: String,
@@ -260,6 +291,13 @@ impl RunningServer {
     #[must_use]
     pub fn ca_file(&self) -> Option<&std::path::Path> {
         self.ca_file.as_deref()
+    }
+
+    /// The administrator token generated at this (first) start, to show the operator once.
+    /// `None` on later starts: only its hash is kept.
+    #[must_use]
+    pub fn initial_admin_token(&self) -> Option<&str> {
+        self.initial_admin_token.as_deref()
     }
 
     /// Shared state, for tests that inspect metrics or the store.

@@ -6,34 +6,31 @@ use std::sync::{Arc, RwLock};
 
 use anyhow::{Context, Result};
 use attesto_collateral::CollateralCache;
-use attesto_jose::TokenSigner;
 use attesto_policy::{AttestationType, Policy, default_policy};
 use attesto_quote::Verifier;
 use attesto_store::Store;
 
+use crate::auth::Authenticator;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::routes::metadata::Metadata;
-
-/// The provider every request addresses until multi-provider routing exists.
-pub const DEFAULT_PROVIDER: &str = "default";
+use crate::providers::Providers;
 
 /// Cheap to clone: everything is behind `Arc`s.
 #[derive(Clone)]
 pub struct AppState {
     /// The loaded configuration.
     pub config: Arc<Config>,
-    /// The token issuer (public base URL, no trailing slash).
+    /// The default provider's issuer (public base URL, no trailing slash).
     pub issuer: Arc<str>,
     /// Source of "now".
     pub clock: Arc<dyn Clock>,
     /// Persistent state.
     pub store: Store,
-    /// Signs every response token.
-    pub signer: Arc<TokenSigner>,
-    /// `/certs` and OpenID metadata bodies.
-    pub metadata: Arc<Metadata>,
+    /// Attestation providers (tenants).
+    pub providers: Arc<Providers>,
+    /// Checks administrative credentials.
+    pub auth: Arc<Authenticator>,
     /// Quote verifier with its collateral and PCK caches.
     pub verifier: Arc<Verifier>,
     /// Whether the verifier trusts roots other than Intel's (tokens then say so).
@@ -133,6 +130,16 @@ impl Policies {
             map.insert(key, Arc::clone(&active));
         }
         Ok(active)
+    }
+
+    /// The parsed policy if already loaded (no store access).
+    #[must_use]
+    pub fn cached(&self, provider: &str, kind: AttestationType) -> Option<Arc<ActivePolicy>> {
+        // Keyed by owned strings; a lookup needs one allocation, far cheaper than the store.
+        self.parsed
+            .read()
+            .ok()
+            .and_then(|map| map.get(&(provider.to_owned(), kind)).cloned())
     }
 
     /// Forgets the cached parse of one policy (after set or reset).

@@ -1,12 +1,14 @@
 //! HTTPS out of the box: without operator-supplied material the service creates a local CA and a
-//! server certificate for `localhost`/`127.0.0.1` under `<data_dir>/tls`, keeps them across
-//! restarts, and renews the server certificate well before it expires. Clients trust
-//! `<data_dir>/tls/ca.pem` (e.g. `REQUESTS_CA_BUNDLE` for the Azure Python SDK).
+//! server certificate for `localhost`/`127.0.0.1`, keeps them (keys encrypted) in the store
+//! across restarts, and renews the server certificate well before it expires. Clients trust
+//! `<data_dir>/tls/ca.pem` (e.g. `REQUESTS_CA_BUNDLE` for the Azure Python SDK), the only TLS
+//! file written in the clear: it holds no key.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use attesto_store::{Store, TlsCa, TlsIdentity};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, SanType,
@@ -32,25 +34,6 @@ pub struct TlsMaterial {
     pub ca_file: Option<PathBuf>,
 }
 
-/// File names under `<data_dir>/tls`.
-struct Paths {
-    ca: PathBuf,
-    ca_key: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-}
-
-impl Paths {
-    fn under(dir: &Path) -> Paths {
-        Paths {
-            ca: dir.join("ca.pem"),
-            ca_key: dir.join("ca-key.pem"),
-            cert: dir.join("server.pem"),
-            key: dir.join("server-key.pem"),
-        }
-    }
-}
-
 /// Operator-supplied certificate and key.
 ///
 /// # Errors
@@ -65,57 +48,69 @@ pub fn load_configured(cert: &Path, key: &Path) -> Result<TlsMaterial> {
     })
 }
 
-/// Loads the generated CA and server certificate from `dir`, creating or renewing what is
-/// missing or about to expire. `hosts` are extra DNS names or IP addresses for the server
-/// certificate (from the public URL and listen address).
+/// Loads the generated CA and server certificate from the store (where the private keys are
+/// kept encrypted), creating or renewing what is missing or about to expire, and writes the
+/// CA certificate (public) to `ca_file` for clients. `hosts` are extra DNS names or IP
+/// addresses for the server certificate (from the public URL and listen address).
 ///
 /// # Errors
-/// File system failures or certificate generation failures.
-pub fn load_or_generate(dir: &Path, hosts: &[String], now: UnixTime) -> Result<TlsMaterial> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let paths = Paths::under(dir);
+/// Store failures, file system failures or certificate generation failures.
+pub fn load_or_generate(
+    store: &Store,
+    ca_file: &Path,
+    hosts: &[String],
+    now: UnixTime,
+) -> Result<TlsMaterial> {
     let now = OffsetDateTime::from_unix_timestamp(i64::try_from(now.as_secs())?)?;
-
-    let (ca_pem, ca_key_pem) = match (
-        std::fs::read_to_string(&paths.ca),
-        std::fs::read_to_string(&paths.ca_key),
-    ) {
-        (Ok(ca), Ok(key)) if still_valid(&ca, now, TimeDuration::ZERO) => (ca, key),
-        _ => {
-            let (ca, key) = generate_ca(now)?;
-            // Key first: a crash between the two writes leaves a key without a CA, which the
-            // next start regenerates, never a CA whose key is lost.
-            write_atomic(&paths.ca_key, key.as_bytes(), true)?;
-            write_atomic(&paths.ca, ca.as_bytes(), false)?;
-            // A new CA invalidates the old server certificate.
-            let _ = std::fs::remove_file(&paths.cert);
-            (ca, key)
-        }
-    };
-
     let wanted = server_names(hosts);
-    let existing = match (
-        std::fs::read_to_string(&paths.cert),
-        std::fs::read_to_string(&paths.key),
-    ) {
-        (Ok(cert), Ok(key)) if still_valid(&cert, now, RENEW_BEFORE) && covers(&cert, &wanted) => {
-            Some((cert, key))
-        }
-        _ => None,
-    };
-    let (cert_pem, key_pem) = match existing {
-        Some(pair) => pair,
-        None => {
-            let (cert, key) = generate_server(&ca_pem, &ca_key_pem, &wanted, now)?;
-            write_atomic(&paths.key, key.as_bytes(), true)?;
-            write_atomic(&paths.cert, cert.as_bytes(), false)?;
-            (cert, key)
+    let ca = match store.tls_ca().context("reading the TLS CA")? {
+        Some(ca) if still_valid(&ca.cert_pem, now, TimeDuration::ZERO) => ca,
+        _ => {
+            let (cert_pem, key_pem) = generate_ca(now)?;
+            let ca = TlsCa { cert_pem, key_pem };
+            let identity = server_identity(&ca, &wanted, now)?;
+            // CA and server certificate change together: a new CA invalidates the old leaf.
+            store
+                .put_tls(&ca, &identity)
+                .context("storing the TLS CA")?;
+            ca
         }
     };
+    let identity = match store.tls_identity().context("reading the TLS identity")? {
+        Some(identity)
+            if identity.ca_cert_pem == ca.cert_pem
+                && still_valid(&identity.cert_pem, now, RENEW_BEFORE)
+                && covers(&identity.cert_pem, &wanted) =>
+        {
+            identity
+        }
+        _ => {
+            let identity = server_identity(&ca, &wanted, now)?;
+            store
+                .put_tls_identity(&identity)
+                .context("storing the TLS identity")?;
+            identity
+        }
+    };
+    if std::fs::read_to_string(ca_file).ok().as_deref() != Some(ca.cert_pem.as_str()) {
+        if let Some(dir) = ca_file.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        write_atomic(ca_file, ca.cert_pem.as_bytes(), false)?;
+    }
     Ok(TlsMaterial {
-        cert_chain_pem: format!("{cert_pem}{ca_pem}"),
+        cert_chain_pem: format!("{}{}", identity.cert_pem, ca.cert_pem),
+        key_pem: identity.key_pem,
+        ca_file: Some(ca_file.to_path_buf()),
+    })
+}
+
+fn server_identity(ca: &TlsCa, names: &[String], now: OffsetDateTime) -> Result<TlsIdentity> {
+    let (cert_pem, key_pem) = generate_server(&ca.cert_pem, &ca.key_pem, names, now)?;
+    Ok(TlsIdentity {
+        ca_cert_pem: ca.cert_pem.clone(),
+        cert_pem,
         key_pem,
-        ca_file: Some(paths.ca),
     })
 }
 
@@ -243,22 +238,37 @@ mod tests {
 
     #[test]
     fn generates_once_then_reuses_and_renews() -> Result<()> {
-        let dir = std::env::temp_dir().join(format!("attesto-tls-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = tempfile::tempdir()?;
+        let store = Store::open(&dir.path().join("data"))?;
+        let ca_file = dir.path().join("data/tls/ca.pem");
         let t0 = 1_800_000_000;
-        let first = load_or_generate(&dir, &[], at(t0))?;
-        let again = load_or_generate(&dir, &[], at(t0 + 86_400))?;
+        let first = load_or_generate(&store, &ca_file, &[], at(t0))?;
+        let again = load_or_generate(&store, &ca_file, &[], at(t0 + 86_400))?;
         assert_eq!(first.cert_chain_pem, again.cert_chain_pem);
         assert_eq!(first.key_pem, again.key_pem);
 
         // A new host name or an approaching expiry issues a new server cert under the same CA.
-        let named = load_or_generate(&dir, &["attest.example".to_owned()], at(t0 + 86_400))?;
+        let named = load_or_generate(
+            &store,
+            &ca_file,
+            &["attest.example".to_owned()],
+            at(t0 + 86_400),
+        )?;
         assert_ne!(named.cert_chain_pem, first.cert_chain_pem);
-        let late = load_or_generate(&dir, &["attest.example".to_owned()], at(t0 + 380 * 86_400))?;
+        let late = load_or_generate(
+            &store,
+            &ca_file,
+            &["attest.example".to_owned()],
+            at(t0 + 380 * 86_400),
+        )?;
         assert_ne!(late.key_pem, named.key_pem);
-        let ca = std::fs::read_to_string(dir.join("ca.pem"))?;
+        let ca = std::fs::read_to_string(&ca_file)?;
         assert!(late.cert_chain_pem.ends_with(&ca));
-        let _ = std::fs::remove_dir_all(&dir);
+        // Only the CA certificate is on disk; no key is.
+        for entry in std::fs::read_dir(ca_file.parent().context("tls dir")?)? {
+            let bytes = std::fs::read(entry?.path())?;
+            assert!(!String::from_utf8_lossy(&bytes).contains("PRIVATE KEY"));
+        }
         Ok(())
     }
 

@@ -1,71 +1,138 @@
-//! Crash-safe embedded persistence for attesto: the token-signing and TLS identities, attestation
-//! policies, policy-management signer certificates and cached collateral.
+//! Crash-safe embedded persistence for attesto: attestation providers, their token-signing keys,
+//! policies (with every version) and policy-management signers, the TLS identity, the audit log,
+//! and cached collateral. Private keys are encrypted at rest and everything that decides what
+//! the service trusts is integrity-protected.
 //!
 //! One redb file, `<data_dir>/attesto.redb`. Every mutation is exactly one write transaction
 //! committed with [`redb::Durability::Immediate`] (fsync before `commit` returns), and every
-//! read-modify-write (insert-if-absent, signer lists) happens inside that transaction. redb is
-//! copy-on-write with a checksummed commit slot, so a crash at any point leaves either the old or
-//! the new committed state, never a mix; the crash test kills a writer with SIGKILL to show it.
+//! read-modify-write (insert-if-absent, signer lists, version numbers, the audit record of a
+//! change) happens inside that transaction. redb is copy-on-write with a checksummed commit
+//! slot, so a crash at any point leaves either the old or the new committed state, never a mix;
+//! the crash test kills a writer with SIGKILL to show it.
+//!
+//! **Encryption at rest.** A key-encryption key ([`Kek`], from a [`KekSource`]) protects the
+//! database: private keys (token-signing keys, the TLS CA and server keys) are sealed with
+//! AES-256-GCM (random 96-bit nonce; the table, record key and format version are the
+//! authenticated data), and providers, policies, policy versions, signer lists and audit events
+//! carry an HMAC-SHA256 tag, checked on every read ([`StoreError::Integrity`]). Both keys are
+//! derived from the KEK with HKDF. A check value in the database turns a wrong KEK into
+//! [`StoreError::WrongKek`] at open instead of garbage. [`Store::rotate_kek`] re-encrypts and
+//! re-tags everything in one transaction. What this does not cover: an attacker who can write
+//! the file can still delete records or put back an older copy of the whole file (or of one
+//! record under the same key); and after a KEK rotation, pages freed by redb may hold records
+//! under the old KEK until they are reused.
 //!
 //! The API is synchronous and blocking (a commit waits for the disk): async callers run it on a
 //! blocking thread (`tokio::task::spawn_blocking`). [`Store`] is `Clone + Send + Sync`; clones
 //! share one database handle.
 //!
-//! What it does not do: read a clock (every timestamp is a field the caller sets), interpret
-//! policies or collateral (it stores what it is given), or normalize keys (the caller decides
-//! whether attestation types are case-insensitive).
+//! What it does not do: read a clock (every timestamp is a field the caller sets; the one
+//! exception is the creation time of the default provider, see
+//! [`Store::ensure_default_provider`]), interpret policies or collateral (it stores what it is
+//! given), or normalize keys (the caller decides whether attestation types are
+//! case-insensitive).
 //!
 //! ```no_run
-//! use attesto_store::{Store, StoredPolicy};
+//! use attesto_store::{AuditEvent, KekSource, Store, StoredPolicy, audit_action};
 //! # fn demo() -> Result<(), attesto_store::StoreError> {
-//! let store = Store::open(std::path::Path::new("/var/lib/attesto"))?;
-//! store.put_policy("default", "sgxenclave", &StoredPolicy {
+//! let store = Store::open_with(
+//!     std::path::Path::new("/var/lib/attesto"),
+//!     KekSource::File("/run/secrets/attesto-kek".into()),
+//! )?;
+//! store.ensure_default_provider()?;
+//! let policy = StoredPolicy {
 //!     jws: "eyJhbGciOiJub25lIn0.e30.".to_owned(),
 //!     text: "version=1.0; authorizationrules{=>permit();};".to_owned(),
 //!     signer_cert_der: None,
 //!     updated_at: 1_751_328_000,
-//! })?;
-//! assert!(store.policy("default", "sgxenclave")?.is_some());
+//! };
+//! let event = AuditEvent {
+//!     at: 1_751_328_000,
+//!     actor: "admin-token".to_owned(),
+//!     provider: "default".to_owned(),
+//!     action: audit_action::POLICY_SET.to_owned(),
+//!     attestation_type: Some("SgxEnclave".to_owned()),
+//!     jws_sha256: None,
+//!     result: "ok".to_owned(),
+//! };
+//! let version = store.put_policy_audited("default", "SgxEnclave", &policy, &event)?;
+//! assert_eq!(store.policy_version("default", "SgxEnclave", version)?.map(|v| v.jws), Some(policy.jws));
 //! # Ok(()) }
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod audit;
 mod error;
+mod kek;
+mod keys;
+mod migrate;
+mod policies;
+mod providers;
 mod records;
+mod schema;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use redb::{
-    Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition,
+    Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, TableError,
     WriteTransaction,
 };
 
 pub use error::StoreError;
+pub use kek::{KEK_LEN, Kek, KekSource, MIN_PASSPHRASE_LEN, PBKDF2_ITERATIONS};
+pub use providers::is_valid_provider_name;
 pub use records::{
-    RECORD_VERSION, RemoveSigner, SigningIdentity, StoredCollateral, StoredPolicy, TlsIdentity,
+    AuditEntry, AuditEvent, AuditQuery, PolicyAction, PolicyVersion, ProviderRecord,
+    RECORD_VERSION, RemoveSigner, SigningIdentity, SigningKeyRecord, StoredCollateral,
+    StoredPolicy, TlsCa, TlsIdentity, TrustModel,
 };
 
-use records::{SignerList, decode, encode};
+use kek::{KdfParams, Keys};
+use records::{decode, encode};
+use schema::{
+    AUDIT, COLLATERAL, CRYPTO, CRYPTO_CHECK, CRYPTO_KDF, IDENTITIES, META, META_SCHEMA, POLICIES,
+    POLICY_SIGNERS, POLICY_VERSIONS, PROVIDERS, S_POLICIES, SIGNING_KEYS,
+};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE_NAME: &str = "attesto.redb";
 
-/// Schema version of the table layout. Bumped when tables are added incompatibly; a newer file
-/// is refused by an older build ([`StoreError::UnsupportedSchema`]).
-pub const SCHEMA_VERSION: u64 = 1;
+/// File name of the generated key-encryption key inside the data directory
+/// ([`KekSource::DataDir`]).
+pub const KEK_FILE_NAME: &str = "kek";
 
-const META: TableDefinition<'static, &str, u64> = TableDefinition::new("meta");
-const IDENTITIES: TableDefinition<'static, &str, &[u8]> = TableDefinition::new("identities");
-const POLICIES: TableDefinition<'static, (&str, &str), &[u8]> = TableDefinition::new("policies");
-const POLICY_SIGNERS: TableDefinition<'static, &str, &[u8]> =
-    TableDefinition::new("policy_signers");
-const COLLATERAL: TableDefinition<'static, &str, &[u8]> = TableDefinition::new("collateral");
+/// Schema version of the table layout. Version 1 (plaintext records, one signing identity) is
+/// migrated on open; a newer file is refused by an older build ([`StoreError::UnsupportedSchema`]).
+pub const SCHEMA_VERSION: u64 = 2;
 
-const META_SCHEMA: &str = "schema_version";
-const SIGNING_KEY: &str = "signing";
-const TLS_KEY: &str = "tls";
+/// The provider that serves requests naming no other; see [`Store::ensure_default_provider`].
+pub const DEFAULT_PROVIDER: &str = "default";
+
+/// The `action` strings of [`AuditEvent`]s written by attesto.
+pub mod audit_action {
+    /// A policy was set.
+    pub const POLICY_SET: &str = "policy.set";
+    /// A policy was reset to the default.
+    pub const POLICY_RESET: &str = "policy.reset";
+    /// A policy was rolled back to an earlier version.
+    pub const POLICY_ROLLBACK: &str = "policy.rollback";
+    /// A policy signer certificate was added.
+    pub const SIGNER_ADD: &str = "signer.add";
+    /// A policy signer certificate was removed.
+    pub const SIGNER_REMOVE: &str = "signer.remove";
+    /// A provider was created.
+    pub const PROVIDER_CREATE: &str = "provider.create";
+    /// A provider's settings were changed.
+    pub const PROVIDER_UPDATE: &str = "provider.update";
+    /// A provider and everything it owned were deleted.
+    pub const PROVIDER_DELETE: &str = "provider.delete";
+    /// A provider's token-signing key was rotated.
+    pub const KEY_ROTATE: &str = "key.rotate";
+    /// The key-encryption key was rotated.
+    pub const KEK_ROTATE: &str = "kek.rotate";
+}
 
 /// The persistent store. Cheap to clone; all clones share one database.
 #[derive(Clone, Debug)]
@@ -77,36 +144,108 @@ pub struct Store {
 struct Inner {
     db: Database,
     path: PathBuf,
+    dir: PathBuf,
+    /// Read-locked by every transaction, write-locked by a KEK rotation, so no transaction
+    /// mixes keys.
+    keys: RwLock<Keys>,
+    /// Opened with [`KekSource::DataDir`]: a KEK rotation removes the then stale file.
+    kek_in_data_dir: bool,
+}
+
+/// A write transaction with the record keys, collecting the audit events it appends so they
+/// are logged once the commit has succeeded.
+pub(crate) struct Tx<'a> {
+    pub(crate) txn: &'a WriteTransaction,
+    pub(crate) keys: &'a Keys,
+    pub(crate) appended: Vec<AuditEntry>,
+}
+
+/// A read transaction with the record keys.
+pub(crate) struct Rx<'a> {
+    pub(crate) txn: &'a ReadTransaction,
+    pub(crate) keys: &'a Keys,
+}
+
+/// What is in a database before this build touches it.
+struct DbState {
+    schema: Option<u64>,
+    check: Option<Vec<u8>>,
+    kdf: Option<KdfParams>,
 }
 
 impl Store {
-    /// Opens (or creates) `<dir>/attesto.redb`, creating `dir` with mode 0700 on Unix if it does
-    /// not exist. The database file is made owner-only (0600) because it holds private keys.
+    /// Opens (or creates) `<dir>/attesto.redb` with the KEK in `<dir>/kek`
+    /// ([`KekSource::DataDir`]), generating it on first open. Production should supply the KEK
+    /// from elsewhere with [`Store::open_with`]: a key next to the data only protects copies of
+    /// the database file.
     ///
-    /// redb recovers from an interrupted commit by itself on open.
+    /// # Errors
+    /// As [`Store::open_with`].
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with(dir, KekSource::DataDir)
+    }
+
+    /// Opens (or creates) `<dir>/attesto.redb`, creating `dir` with mode 0700 on Unix if it does
+    /// not exist; the database file is made owner-only (0600). The KEK comes from `source`; a
+    /// new database records a check value for it (and, for a passphrase, the PBKDF2 salt).
+    ///
+    /// A schema-1 database (written before encryption at rest) is migrated: its records are
+    /// sealed or tagged and written to a fresh file that atomically replaces the old one, so no
+    /// plaintext private key survives in freed pages. redb recovers from an interrupted commit
+    /// by itself on open.
     ///
     /// # Errors
     /// [`StoreError::CreateDir`], [`StoreError::Permissions`], [`StoreError::AlreadyOpen`] when
-    /// another process or `Store` holds the file, [`StoreError::Open`],
-    /// [`StoreError::UnsupportedSchema`] for a file written by a newer build.
-    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+    /// another process or `Store` holds the file (a running server), [`StoreError::Open`],
+    /// [`StoreError::UnsupportedSchema`] for a file written by a newer build,
+    /// [`StoreError::WrongKek`], [`StoreError::KekMissing`], [`StoreError::KekInvalid`],
+    /// [`StoreError::KekIo`], and during a migration any error reading the old records.
+    pub fn open_with(dir: &Path, source: KekSource) -> Result<Self, StoreError> {
         create_private_dir(dir)?;
         let path = dir.join(DB_FILE_NAME);
-        let db = Database::create(&path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => {
-                StoreError::AlreadyOpen { path: path.clone() }
-            }
-            other => StoreError::Open {
-                path: path.clone(),
-                source: Box::new(other),
-            },
-        })?;
+        let db = open_database(&path)?;
         restrict_file(&path)?;
-        let store = Self {
-            inner: Arc::new(Inner { db, path }),
+        let state = read_state(&db)?;
+        match state.schema {
+            Some(found) if found > SCHEMA_VERSION || found == 0 => {
+                return Err(StoreError::UnsupportedSchema {
+                    found,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+            Some(SCHEMA_VERSION) if state.check.is_none() => {
+                return Err(StoreError::Corrupt {
+                    table: "crypto",
+                    key: CRYPTO_CHECK.to_owned(),
+                    reason: "the KEK check value is missing".to_owned(),
+                });
+            }
+            _ => {}
+        }
+        let kek_in_data_dir = matches!(source, KekSource::DataDir);
+        let (kek, new_kdf) = resolve_kek(dir, source, &state)?;
+        let keys = Keys::derive(&kek)?;
+        drop(kek);
+        if let Some(check) = &state.check
+            && !keys.check_matches(check)
+        {
+            return Err(StoreError::WrongKek);
+        }
+        let db = if state.schema == Some(1) {
+            migrate::from_v1(db, dir, &path, &keys, new_kdf.as_ref())?
+        } else {
+            init_schema(&db, &keys, state.schema.is_none(), new_kdf.as_ref())?;
+            db
         };
-        store.init_schema()?;
-        Ok(store)
+        Ok(Self {
+            inner: Arc::new(Inner {
+                db,
+                path,
+                dir: dir.to_owned(),
+                keys: RwLock::new(keys),
+                kek_in_data_dir,
+            }),
+        })
     }
 
     /// The database file.
@@ -115,45 +254,31 @@ impl Store {
         &self.inner.path
     }
 
-    /// Creates every table (so reads never meet a missing table) and checks the schema version.
-    fn init_schema(&self) -> Result<(), StoreError> {
-        self.write(|txn| {
-            let mut meta = txn.open_table(META)?;
-            let found = meta.get(META_SCHEMA)?.map(|v| v.value());
-            match found {
-                None => {
-                    meta.insert(META_SCHEMA, SCHEMA_VERSION)?;
-                }
-                Some(found) if found > SCHEMA_VERSION => {
-                    return Err(StoreError::UnsupportedSchema {
-                        found,
-                        supported: SCHEMA_VERSION,
-                    });
-                }
-                Some(_) => {}
-            }
-            drop(meta);
-            txn.open_table(IDENTITIES)?;
-            txn.open_table(POLICIES)?;
-            txn.open_table(POLICY_SIGNERS)?;
-            txn.open_table(COLLATERAL)?;
-            Ok(())
-        })
-    }
-
-    /// Runs `f` in one write transaction and commits it durably. If `f` fails, nothing is
-    /// written.
-    fn write<R>(
+    /// Runs `f` in one write transaction and commits it durably, then logs the audit events it
+    /// appended. If `f` fails, nothing is written.
+    pub(crate) fn write<R>(
         &self,
-        f: impl FnOnce(&WriteTransaction) -> Result<R, StoreError>,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
+        let keys = self
+            .inner
+            .keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         let mut txn = self.inner.db.begin_write()?;
         // Immediate is redb's default; set it explicitly because losing a committed policy or
         // signing key after a crash is the one thing this crate must not do.
         txn.set_durability(Durability::Immediate)?;
-        match f(&txn) {
+        let mut tx = Tx {
+            txn: &txn,
+            keys: &keys,
+            appended: Vec::new(),
+        };
+        match f(&mut tx) {
             Ok(out) => {
+                let appended = tx.appended;
                 txn.commit()?;
+                audit::emit(&appended);
                 Ok(out)
             }
             Err(e) => {
@@ -165,107 +290,44 @@ impl Store {
         }
     }
 
-    fn read<R>(
+    pub(crate) fn read<R>(
         &self,
-        f: impl FnOnce(&ReadTransaction) -> Result<R, StoreError>,
+        f: impl FnOnce(&Rx<'_>) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
+        let keys = self
+            .inner
+            .keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         let txn = self.inner.db.begin_read()?;
-        f(&txn)
-    }
-
-    fn get_identity<T: serde::de::DeserializeOwned>(
-        &self,
-        key: &str,
-    ) -> Result<Option<T>, StoreError> {
-        self.read(|txn| {
-            let table = txn.open_table(IDENTITIES)?;
-            let value = table.get(key)?;
-            value
-                .map(|v| decode("identities", key, v.value()))
-                .transpose()
+        f(&Rx {
+            txn: &txn,
+            keys: &keys,
         })
-    }
-
-    fn insert_identity_if_absent<T>(&self, key: &str, value: &T) -> Result<T, StoreError>
-    where
-        T: serde::Serialize + serde::de::DeserializeOwned + Clone,
-    {
-        let bytes = encode("identities", key, value)?;
-        self.write(|txn| {
-            let mut table = txn.open_table(IDENTITIES)?;
-            if let Some(existing) = table.get(key)? {
-                return decode("identities", key, existing.value());
-            }
-            table.insert(key, bytes.as_slice())?;
-            Ok(value.clone())
-        })
-    }
-
-    /// The token-signing identity, if one was created.
-    ///
-    /// # Errors
-    /// [`StoreError::Database`], or [`StoreError::Corrupt`] / [`StoreError::UnsupportedVersion`]
-    /// for an unreadable record.
-    pub fn signing_identity(&self) -> Result<Option<SigningIdentity>, StoreError> {
-        self.get_identity(SIGNING_KEY)
-    }
-
-    /// Stores `identity` unless one exists, and returns the stored one. The first writer wins,
-    /// so servers racing on first start all end up with the same key.
-    ///
-    /// # Errors
-    /// As [`Store::signing_identity`].
-    pub fn insert_signing_identity_if_absent(
-        &self,
-        identity: &SigningIdentity,
-    ) -> Result<SigningIdentity, StoreError> {
-        self.insert_identity_if_absent(SIGNING_KEY, identity)
-    }
-
-    /// The TLS identity, if one was created.
-    ///
-    /// # Errors
-    /// As [`Store::signing_identity`].
-    pub fn tls_identity(&self) -> Result<Option<TlsIdentity>, StoreError> {
-        self.get_identity(TLS_KEY)
-    }
-
-    /// Stores `identity` unless one exists, and returns the stored one (first writer wins).
-    ///
-    /// # Errors
-    /// As [`Store::signing_identity`].
-    pub fn insert_tls_identity_if_absent(
-        &self,
-        identity: &TlsIdentity,
-    ) -> Result<TlsIdentity, StoreError> {
-        self.insert_identity_if_absent(TLS_KEY, identity)
     }
 
     /// The policy of `provider` for `attestation_type`.
     ///
     /// # Errors
-    /// As [`Store::signing_identity`].
+    /// [`StoreError::Database`], [`StoreError::Integrity`] for a record modified outside
+    /// attesto, [`StoreError::Corrupt`] / [`StoreError::UnsupportedVersion`] for an unreadable
+    /// one.
     pub fn policy(
         &self,
         provider: &str,
         attestation_type: &str,
     ) -> Result<Option<StoredPolicy>, StoreError> {
-        self.read(|txn| {
-            let table = txn.open_table(POLICIES)?;
+        self.read(|rx| {
+            let table = rx.txn.open_table(POLICIES)?;
             let value = table.get((provider, attestation_type))?;
             value
-                .map(|v| {
-                    decode(
-                        "policies",
-                        &policy_key(provider, attestation_type),
-                        v.value(),
-                    )
-                })
+                .map(|v| S_POLICIES.open(rx.keys, &[provider, attestation_type], v.value()))
                 .transpose()
         })
     }
 
-    /// Sets (or replaces) the policy of `provider` for `attestation_type`.
+    /// Sets (or replaces) the policy of `provider` for `attestation_type`, and appends a
+    /// [`PolicyVersion`] without an actor. Prefer [`Store::put_policy_audited`].
     ///
     /// # Errors
     /// [`StoreError::Database`] (nothing was written).
@@ -275,15 +337,14 @@ impl Store {
         attestation_type: &str,
         policy: &StoredPolicy,
     ) -> Result<(), StoreError> {
-        let bytes = encode("policies", &policy_key(provider, attestation_type), policy)?;
-        self.write(|txn| {
-            txn.open_table(POLICIES)?
-                .insert((provider, attestation_type), bytes.as_slice())?;
-            Ok(())
+        self.write(|tx| {
+            policies::set_in(tx, provider, attestation_type, policy, None, None).map(|_| ())
         })
     }
 
-    /// Removes the policy; `true` if there was one. The server then falls back to its default.
+    /// Removes the policy; `true` if there was one, in which case a reset [`PolicyVersion`]
+    /// (time 0, no actor) is appended. The server then falls back to its default. Prefer
+    /// [`Store::reset_policy_audited`].
     ///
     /// # Errors
     /// [`StoreError::Database`].
@@ -292,27 +353,21 @@ impl Store {
         provider: &str,
         attestation_type: &str,
     ) -> Result<bool, StoreError> {
-        self.write(|txn| {
-            let removed = txn
-                .open_table(POLICIES)?
-                .remove((provider, attestation_type))?
-                .is_some();
-            Ok(removed)
-        })
+        self.write(|tx| policies::reset_in(tx, provider, attestation_type, 0, None, None))
     }
 
     /// Every stored policy as `(provider, attestation_type, policy)`, sorted by key.
     ///
     /// # Errors
-    /// As [`Store::signing_identity`].
+    /// As [`Store::policy`].
     pub fn policies(&self) -> Result<Vec<(String, String, StoredPolicy)>, StoreError> {
-        self.read(|txn| {
-            let table = txn.open_table(POLICIES)?;
+        self.read(|rx| {
+            let table = rx.txn.open_table(POLICIES)?;
             let mut out = Vec::new();
             for entry in table.iter()? {
                 let (key, value) = entry?;
                 let (provider, ty) = key.value();
-                let policy = decode("policies", &policy_key(provider, ty), value.value())?;
+                let policy = S_POLICIES.open(rx.keys, &[provider, ty], value.value())?;
                 out.push((provider.to_owned(), ty.to_owned(), policy));
             }
             Ok(out)
@@ -322,42 +377,26 @@ impl Store {
     /// The policy-management certificates (DER) of `provider`, in the order they were added.
     ///
     /// # Errors
-    /// As [`Store::signing_identity`].
+    /// As [`Store::policy`].
     pub fn policy_signers(&self, provider: &str) -> Result<Vec<Vec<u8>>, StoreError> {
-        self.read(|txn| {
-            let table = txn.open_table(POLICY_SIGNERS)?;
-            let value = table.get(provider)?;
-            let list: Option<SignerList> = value
-                .map(|v| decode("policy_signers", provider, v.value()))
-                .transpose()?;
-            Ok(list.map(|l| l.certs).unwrap_or_default())
+        self.read(|rx| {
+            let table = rx.txn.open_table(POLICY_SIGNERS)?;
+            policies::read_signers(&table, rx.keys, provider)
         })
     }
 
     /// Appends a policy-management certificate; `false` if the same DER is already listed.
+    /// Prefer [`Store::add_policy_signer_audited`].
     ///
     /// # Errors
-    /// As [`Store::signing_identity`]; an unreadable existing list is reported, never replaced.
+    /// As [`Store::policy`]; an unreadable existing list is reported, never replaced.
     pub fn add_policy_signer(&self, provider: &str, cert_der: &[u8]) -> Result<bool, StoreError> {
-        self.write(|txn| {
-            let mut table = txn.open_table(POLICY_SIGNERS)?;
-            let mut list: SignerList = match table.get(provider)? {
-                Some(v) => decode("policy_signers", provider, v.value())?,
-                None => SignerList::default(),
-            };
-            if list.certs.iter().any(|c| c == cert_der) {
-                return Ok(false);
-            }
-            list.certs.push(cert_der.to_vec());
-            let bytes = encode("policy_signers", provider, &list)?;
-            table.insert(provider, bytes.as_slice())?;
-            Ok(true)
-        })
+        self.write(|tx| policies::add_signer_in(tx, provider, cert_der))
     }
 
     /// Removes a policy-management certificate. With `keep_last`, removing the only remaining
     /// certificate is refused ([`RemoveSigner::LastOneRefused`]), as MAA does for isolated
-    /// providers.
+    /// providers. Prefer [`Store::remove_policy_signer_audited`].
     ///
     /// # Errors
     /// As [`Store::add_policy_signer`].
@@ -367,36 +406,17 @@ impl Store {
         cert_der: &[u8],
         keep_last: bool,
     ) -> Result<RemoveSigner, StoreError> {
-        self.write(|txn| {
-            let mut table = txn.open_table(POLICY_SIGNERS)?;
-            let mut list: SignerList = match table.get(provider)? {
-                Some(v) => decode("policy_signers", provider, v.value())?,
-                None => return Ok(RemoveSigner::Absent),
-            };
-            let Some(index) = list.certs.iter().position(|c| c == cert_der) else {
-                return Ok(RemoveSigner::Absent);
-            };
-            if keep_last && list.certs.len() == 1 {
-                return Ok(RemoveSigner::LastOneRefused);
-            }
-            list.certs.remove(index);
-            if list.certs.is_empty() {
-                table.remove(provider)?;
-            } else {
-                let bytes = encode("policy_signers", provider, &list)?;
-                table.insert(provider, bytes.as_slice())?;
-            }
-            Ok(RemoveSigner::Removed)
-        })
+        self.write(|tx| policies::remove_signer_in(tx, provider, cert_der, keep_last))
     }
 
     /// Cached collateral under `key` (the key format belongs to the collateral crate).
     ///
     /// # Errors
-    /// As [`Store::signing_identity`].
+    /// [`StoreError::Database`], or [`StoreError::Corrupt`] / [`StoreError::UnsupportedVersion`]
+    /// for an unreadable record.
     pub fn collateral(&self, key: &str) -> Result<Option<StoredCollateral>, StoreError> {
-        self.read(|txn| {
-            let table = txn.open_table(COLLATERAL)?;
+        self.read(|rx| {
+            let table = rx.txn.open_table(COLLATERAL)?;
             let value = table.get(key)?;
             value
                 .map(|v| decode("collateral", key, v.value()))
@@ -414,8 +434,10 @@ impl Store {
         collateral: &StoredCollateral,
     ) -> Result<(), StoreError> {
         let bytes = encode("collateral", key, collateral)?;
-        self.write(|txn| {
-            txn.open_table(COLLATERAL)?.insert(key, bytes.as_slice())?;
+        self.write(|tx| {
+            tx.txn
+                .open_table(COLLATERAL)?
+                .insert(key, bytes.as_slice())?;
             Ok(())
         })
     }
@@ -425,7 +447,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::Database`].
     pub fn remove_collateral(&self, key: &str) -> Result<bool, StoreError> {
-        self.write(|txn| Ok(txn.open_table(COLLATERAL)?.remove(key)?.is_some()))
+        self.write(|tx| Ok(tx.txn.open_table(COLLATERAL)?.remove(key)?.is_some()))
     }
 
     /// The keys of every cached collateral entry, sorted. Lets a caller load entries one by one
@@ -434,8 +456,8 @@ impl Store {
     /// # Errors
     /// [`StoreError::Database`].
     pub fn collateral_keys(&self) -> Result<Vec<String>, StoreError> {
-        self.read(|txn| {
-            let table = txn.open_table(COLLATERAL)?;
+        self.read(|rx| {
+            let table = rx.txn.open_table(COLLATERAL)?;
             let mut out = Vec::new();
             for entry in table.iter()? {
                 let (key, _) = entry?;
@@ -448,11 +470,11 @@ impl Store {
     /// Every cached collateral entry, sorted by key.
     ///
     /// # Errors
-    /// As [`Store::signing_identity`]: one unreadable entry fails the whole listing, so a
-    /// corrupt record is noticed rather than skipped.
+    /// As [`Store::collateral`]: one unreadable entry fails the whole listing, so a corrupt
+    /// record is noticed rather than skipped.
     pub fn collateral_entries(&self) -> Result<Vec<(String, StoredCollateral)>, StoreError> {
-        self.read(|txn| {
-            let table = txn.open_table(COLLATERAL)?;
+        self.read(|rx| {
+            let table = rx.txn.open_table(COLLATERAL)?;
             let mut out = Vec::new();
             for entry in table.iter()? {
                 let (key, value) = entry?;
@@ -464,9 +486,131 @@ impl Store {
     }
 }
 
-/// The key of a policy record in error messages.
-fn policy_key(provider: &str, attestation_type: &str) -> String {
-    format!("{provider}/{attestation_type}")
+fn open_database(path: &Path) -> Result<Database, StoreError> {
+    Database::create(path).map_err(|e| match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => StoreError::AlreadyOpen {
+            path: path.to_owned(),
+        },
+        other => StoreError::Open {
+            path: path.to_owned(),
+            source: Box::new(other),
+        },
+    })
+}
+
+/// `Ok(None)` for a table that does not exist yet (a new or older file).
+fn existing<T>(opened: Result<T, TableError>) -> Result<Option<T>, StoreError> {
+    match opened {
+        Ok(table) => Ok(Some(table)),
+        Err(TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn read_state(db: &Database) -> Result<DbState, StoreError> {
+    let txn = db.begin_read()?;
+    let schema = match existing(txn.open_table(META))? {
+        Some(meta) => meta.get(META_SCHEMA)?.map(|v| v.value()),
+        None => None,
+    };
+    let (check, kdf) = match existing(txn.open_table(CRYPTO))? {
+        Some(crypto) => {
+            let check = crypto.get(CRYPTO_CHECK)?.map(|v| v.value().to_vec());
+            let kdf = crypto
+                .get(CRYPTO_KDF)?
+                .map(|v| decode::<KdfParams>("crypto", CRYPTO_KDF, v.value()))
+                .transpose()?;
+            (check, kdf)
+        }
+        None => (None, None),
+    };
+    Ok(DbState { schema, check, kdf })
+}
+
+/// The KEK from `source`, and KDF parameters to record if a passphrase KEK is new.
+fn resolve_kek(
+    dir: &Path,
+    source: KekSource,
+    state: &DbState,
+) -> Result<(Kek, Option<KdfParams>), StoreError> {
+    let protected = state.check.is_some();
+    match source {
+        KekSource::DataDir => {
+            let path = dir.join(KEK_FILE_NAME);
+            match Kek::from_file(&path) {
+                Ok(kek) => Ok((kek, None)),
+                Err(StoreError::KekIo { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    if protected {
+                        return Err(StoreError::KekMissing { path });
+                    }
+                    let kek = Kek::generate()?;
+                    kek::write_new_kek_file(&path, &kek)?;
+                    Ok((kek, None))
+                }
+                Err(e) => Err(e),
+            }
+        }
+        KekSource::File(path) => Ok((Kek::from_file(&path)?, None)),
+        KekSource::Env(var) => Ok((Kek::from_env(&var)?, None)),
+        KekSource::Key(kek) => Ok((kek, None)),
+        KekSource::Passphrase(passphrase) => match &state.kdf {
+            Some(params) => Ok((params.derive(&passphrase)?, None)),
+            // Protected under a KEK that is not passphrase-derived.
+            None if protected => Err(StoreError::WrongKek),
+            None => {
+                let params = KdfParams::generate()?;
+                let kek = params.derive(&passphrase)?;
+                Ok((kek, Some(params)))
+            }
+        },
+    }
+}
+
+/// Creates every table (so reads never meet a missing table) and, for a new database, records
+/// the schema version and the KEK check value.
+fn init_schema(
+    db: &Database,
+    keys: &Keys,
+    new: bool,
+    kdf: Option<&KdfParams>,
+) -> Result<(), StoreError> {
+    let mut txn = db.begin_write()?;
+    txn.set_durability(Durability::Immediate)?;
+    write_schema(&txn, keys, new, kdf)?;
+    txn.commit()?;
+    Ok(())
+}
+
+/// The schema-2 tables and, if `new`, the schema version and KEK check value.
+fn write_schema(
+    txn: &WriteTransaction,
+    keys: &Keys,
+    new: bool,
+    kdf: Option<&KdfParams>,
+) -> Result<(), StoreError> {
+    if new {
+        txn.open_table(META)?.insert(META_SCHEMA, SCHEMA_VERSION)?;
+        txn.open_table(CRYPTO)?
+            .insert(CRYPTO_CHECK, keys.check_value().as_slice())?;
+    }
+    if let Some(kdf) = kdf {
+        let bytes = encode("crypto", CRYPTO_KDF, kdf)?;
+        txn.open_table(CRYPTO)?
+            .insert(CRYPTO_KDF, bytes.as_slice())?;
+    }
+    txn.open_table(META)?;
+    txn.open_table(CRYPTO)?;
+    txn.open_table(IDENTITIES)?;
+    txn.open_table(PROVIDERS)?;
+    txn.open_table(SIGNING_KEYS)?;
+    txn.open_table(POLICIES)?;
+    txn.open_table(POLICY_VERSIONS)?;
+    txn.open_table(POLICY_SIGNERS)?;
+    txn.open_table(AUDIT)?;
+    txn.open_table(COLLATERAL)?;
+    Ok(())
 }
 
 #[cfg(unix)]
@@ -490,7 +634,7 @@ fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
     })
 }
 
-/// Makes the database file owner-only: it holds the token-signing and TLS private keys.
+/// Makes the database file owner-only: even encrypted, it is nobody else's business.
 #[cfg(unix)]
 fn restrict_file(path: &Path) -> Result<(), StoreError> {
     use std::os::unix::fs::PermissionsExt;

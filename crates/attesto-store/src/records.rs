@@ -100,6 +100,227 @@ pub enum RemoveSigner {
     LastOneRefused,
 }
 
+/// The trust model of an attestation provider, as MAA's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrustModel {
+    /// Administrative calls need an authenticated caller; policies may be unsigned.
+    Aad,
+    /// Every policy must be a JWS signed by one of the provider's policy signer certificates.
+    Isolated,
+}
+
+impl TrustModel {
+    /// `aad` or `isolated`, as written on disk and on the command line.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Aad => "aad",
+            Self::Isolated => "isolated",
+        }
+    }
+}
+
+impl fmt::Display for TrustModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl core::str::FromStr for TrustModel {
+    type Err = StoreError;
+
+    /// `aad` or `isolated`, any case.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("aad") {
+            Ok(Self::Aad)
+        } else if s.eq_ignore_ascii_case("isolated") {
+            Ok(Self::Isolated)
+        } else {
+            Err(StoreError::Invalid {
+                reason: format!("unknown trust model {s:?} (expected aad or isolated)"),
+            })
+        }
+    }
+}
+
+/// One attestation provider (tenant): its own attest URI, keys, policies and signers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderRecord {
+    /// `[a-z0-9-]{1,63}`; the key of everything the provider owns.
+    pub name: String,
+    /// Who may change its policies.
+    pub trust_model: TrustModel,
+    /// Lifetime of its attestation tokens; `None` for the service default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_lifetime_secs: Option<u64>,
+    /// Host-header names (lowercase, optional `:port`) that select this provider.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Unix seconds of creation.
+    pub created_at: i64,
+}
+
+/// A token-signing key of a provider. Stored encrypted; `/certs` publishes the certificate of
+/// the active key and of retired keys until they are pruned.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningKeyRecord {
+    /// The key id (`kid`) published in `/certs` and in token headers; unique per provider.
+    pub id: String,
+    /// The private key, PKCS#8 DER.
+    #[serde(with = "b64")]
+    pub pkcs8_der: Vec<u8>,
+    /// The self-signed certificate, DER.
+    #[serde(with = "b64")]
+    pub cert_der: Vec<u8>,
+    /// Unix seconds of creation.
+    pub created_at: i64,
+    /// Unix seconds of retirement; `None` for the active key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_at: Option<i64>,
+}
+
+impl fmt::Debug for SigningKeyRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKeyRecord")
+            .field("id", &self.id)
+            .field("pkcs8_der", &"<redacted>")
+            .field("cert_der", &format_args!("{} bytes", self.cert_der.len()))
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .finish()
+    }
+}
+
+/// The local TLS certificate authority that issues the server certificate. Stored encrypted.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsCa {
+    /// The CA certificate, PEM.
+    pub cert_pem: String,
+    /// The CA private key, PEM.
+    pub key_pem: String,
+}
+
+impl fmt::Debug for TlsCa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsCa")
+            .field("cert_pem", &self.cert_pem)
+            .field("key_pem", &"<redacted>")
+            .finish()
+    }
+}
+
+/// What a policy version did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicyAction {
+    /// A policy was set (uploaded or rolled back to).
+    Set,
+    /// The policy was removed: the built-in default applies from this version on.
+    Reset,
+}
+
+impl fmt::Display for PolicyAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            Self::Set => "set",
+            Self::Reset => "reset",
+        })
+    }
+}
+
+/// One entry of a policy's history. Versions count 1, 2, 3... per provider and attestation
+/// type and are never reused while the provider exists.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyVersion {
+    /// The version number.
+    pub version: u64,
+    /// The policy JWS as received; empty for [`PolicyAction::Reset`].
+    pub jws: String,
+    /// The policy text; empty for [`PolicyAction::Reset`].
+    pub text: String,
+    /// The certificate that signed the JWS, if it was signed.
+    #[serde(with = "b64_opt", default, skip_serializing_if = "Option::is_none")]
+    pub signer_cert_der: Option<Vec<u8>>,
+    /// Unix seconds of the change; 0 when it was made through the legacy
+    /// [`crate::Store::remove_policy`], which has no time argument.
+    pub at: i64,
+    /// Set or reset.
+    pub action: PolicyAction,
+    /// Who made the change (the audit event's actor); `None` through the unaudited legacy API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// For a rollback: the version it restored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_of: Option<u64>,
+}
+
+impl PolicyVersion {
+    /// The policy this version set, or `None` for a reset.
+    #[must_use]
+    pub fn policy(&self) -> Option<StoredPolicy> {
+        (self.action == PolicyAction::Set).then(|| StoredPolicy {
+            jws: self.jws.clone(),
+            text: self.text.clone(),
+            signer_cert_der: self.signer_cert_der.clone(),
+            updated_at: self.at,
+        })
+    }
+}
+
+/// One administrative action, as written to the audit log: who did what, when, to which
+/// provider and attestation type, the hash of the JWS involved, and the outcome.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// Unix seconds.
+    pub at: i64,
+    /// The authenticated caller (a token subject, `admin-token`, `cli:<user>`).
+    pub actor: String,
+    /// The provider acted on; `*` for service-wide actions such as a KEK rotation.
+    pub provider: String,
+    /// What was done; see [`crate::audit_action`].
+    pub action: String,
+    /// The attestation type, for policy actions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation_type: Option<String>,
+    /// base64url SHA-256 of the exact JWS received (MAA's `x-ms-policy-token-hash`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jws_sha256: Option<String>,
+    /// `ok`, or `denied: <reason>`.
+    pub result: String,
+}
+
+/// An audit event with its position in the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Sequence number: 1 for the first event, increasing by one.
+    pub seq: u64,
+    /// The event.
+    pub event: AuditEvent,
+}
+
+/// Which audit events [`crate::Store::audit`] returns, newest first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only events of this provider.
+    pub provider: Option<String>,
+    /// Only events at or after these Unix seconds.
+    pub since: Option<i64>,
+    /// At most this many events.
+    pub limit: usize,
+}
+
+impl Default for AuditQuery {
+    /// Every provider, any time, the newest 100.
+    fn default() -> Self {
+        Self {
+            provider: None,
+            since: None,
+            limit: 100,
+        }
+    }
+}
+
 /// The policy signers of one provider, in insertion order.
 #[derive(Default, Serialize, Deserialize)]
 pub(crate) struct SignerList {
@@ -174,7 +395,7 @@ pub(crate) fn decode<T: DeserializeOwned>(
     Ok(envelope.body)
 }
 
-mod b64 {
+pub(crate) mod b64 {
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD;
     use serde::{Deserialize, Deserializer, Serializer};

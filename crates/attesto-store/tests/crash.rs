@@ -1,5 +1,6 @@
 //! Crash safety: a child process writes in a loop and is killed with SIGKILL at a random moment;
-//! the database must reopen and hold every record the child reported as committed, intact.
+//! the database must reopen and hold every record the child reported as committed, intact, and
+//! the audit log and policy history must agree exactly with the data they describe.
 //!
 //! The child is this test binary re-invoked on `crash_child_writer` with
 //! `ATTESTO_STORE_CRASH_DIR` set; without it that test does nothing. A SIGKILL loses no data the
@@ -12,7 +13,10 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
-use attesto_store::{Store, StoredCollateral, StoredPolicy};
+use attesto_store::{
+    AuditEvent, AuditQuery, PolicyAction, ProviderRecord, Store, StoredCollateral, StoredPolicy,
+    TrustModel, audit_action,
+};
 
 const DIR_VAR: &str = "ATTESTO_STORE_CRASH_DIR";
 const PROVIDER: &str = "crash";
@@ -38,6 +42,40 @@ fn expected_collateral(i: u64) -> StoredCollateral {
     }
 }
 
+fn at(i: u64) -> i64 {
+    i64::try_from(i).unwrap_or(i64::MAX)
+}
+
+fn provider_event() -> AuditEvent {
+    AuditEvent {
+        at: 0,
+        actor: "crash-writer".to_owned(),
+        provider: PROVIDER.to_owned(),
+        action: audit_action::PROVIDER_CREATE.to_owned(),
+        attestation_type: None,
+        jws_sha256: None,
+        result: "ok".to_owned(),
+    }
+}
+
+fn policy_event(i: u64) -> AuditEvent {
+    AuditEvent {
+        at: at(i),
+        action: audit_action::POLICY_SET.to_owned(),
+        attestation_type: Some(policy_type(i)),
+        jws_sha256: Some(format!("hash-{i}")),
+        ..provider_event()
+    }
+}
+
+fn signer_event(i: u64) -> AuditEvent {
+    AuditEvent {
+        at: at(i),
+        action: audit_action::SIGNER_ADD.to_owned(),
+        ..provider_event()
+    }
+}
+
 fn policy_type(i: u64) -> String {
     format!("t{i:08}")
 }
@@ -53,8 +91,22 @@ fn crash_child_writer() -> Result<()> {
         return Ok(());
     };
     let store = Store::open(std::path::Path::new(&dir))?;
+    if store.provider(PROVIDER)?.is_none() {
+        store.create_provider(
+            &ProviderRecord {
+                name: PROVIDER.to_owned(),
+                trust_model: TrustModel::Aad,
+                token_lifetime_secs: None,
+                hosts: Vec::new(),
+                created_at: 0,
+            },
+            &[],
+            &provider_event(),
+        )?;
+    }
     // Resume after the last complete record; a record the previous child left half-written
-    // (policy and maybe signer, no collateral) is redone: both writes are idempotent.
+    // (policy and maybe signer, no collateral) is completed, not redone, so every change is in
+    // the history and the audit log exactly once.
     let start = u64::try_from(store.collateral_entries()?.len())?;
     let mut out = std::io::stdout().lock();
     // Starts on a fresh line: libtest has printed "test crash_child_writer ... " without one.
@@ -64,8 +116,18 @@ fn crash_child_writer() -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut i = start;
     while Instant::now() < deadline {
-        store.put_policy(PROVIDER, &policy_type(i), &expected_policy(i))?;
-        store.add_policy_signer(PROVIDER, &i.to_be_bytes())?;
+        let resuming = i == start;
+        if !resuming || store.policy(PROVIDER, &policy_type(i))?.is_none() {
+            store.put_policy_audited(
+                PROVIDER,
+                &policy_type(i),
+                &expected_policy(i),
+                &policy_event(i),
+            )?;
+        }
+        if !resuming || u64::try_from(store.policy_signers(PROVIDER)?.len())? <= i {
+            store.add_policy_signer_audited(PROVIDER, &i.to_be_bytes(), &signer_event(i))?;
+        }
         store.put_collateral(&collateral_key(i), &expected_collateral(i))?;
         // Reported only after all three commits returned.
         writeln!(out, "ack {i}")?;
@@ -156,7 +218,8 @@ fn sigkill_at_random_points_loses_no_committed_record() -> Result<()> {
 }
 
 /// Every acknowledged record is present and intact; records beyond it (committed but killed
-/// before the ack) are intact too; the three tables agree with each other.
+/// before the ack) are intact too; the tables agree with each other, and the policy history and
+/// audit log describe exactly the committed changes, in order.
 fn verify(store: &Store, acked: Option<u64>) -> Result<()> {
     let policies = store.policies()?;
     let signers = store.policy_signers(PROVIDER)?;
@@ -164,6 +227,17 @@ fn verify(store: &Store, acked: Option<u64>) -> Result<()> {
     for (n, (provider, ty, policy)) in (0u64..).zip(&policies) {
         if provider != PROVIDER || ty != &policy_type(n) || policy != &expected_policy(n) {
             bail!("policy {n} is not intact: {provider}/{ty}");
+        }
+        let versions = store.policy_versions(PROVIDER, ty)?;
+        let [version] = versions.as_slice() else {
+            bail!("policy {n} has {} versions, expected 1", versions.len());
+        };
+        if version.version != 1
+            || version.action != PolicyAction::Set
+            || version.policy().as_ref() != Some(policy)
+            || version.actor.as_deref() != Some("crash-writer")
+        {
+            bail!("the history of policy {n} does not match it");
         }
     }
     for (n, der) in (0u64..).zip(&signers) {
@@ -187,6 +261,41 @@ fn verify(store: &Store, acked: Option<u64>) -> Result<()> {
     let (p, s, c) = (policies.len(), signers.len(), collateral.len());
     if !(s <= p && c <= s && p - c <= 1) {
         bail!("tables disagree: {p} policies, {s} signers, {c} collateral");
+    }
+    // The audit log: the provider's creation, then one policy.set and one signer.add per
+    // record, each committed with its change.
+    let mut audit = store.audit(&AuditQuery {
+        provider: None,
+        since: None,
+        limit: usize::MAX,
+    })?;
+    audit.reverse();
+    let provider_exists = store.provider(PROVIDER)?.is_some();
+    let mut expected = Vec::new();
+    if provider_exists {
+        expected.push(provider_event());
+    } else if p > 0 {
+        bail!("policies without their provider");
+    }
+    for n in 0..u64::try_from(p)? {
+        expected.push(policy_event(n));
+        if n < u64::try_from(s)? {
+            expected.push(signer_event(n));
+        }
+    }
+    let events: Vec<AuditEvent> = audit.iter().map(|e| e.event.clone()).collect();
+    if events != expected {
+        bail!(
+            "audit log disagrees with the data: {} events for {p} policies and {s} signers",
+            events.len()
+        );
+    }
+    if !audit
+        .iter()
+        .zip(1u64..)
+        .all(|(entry, seq)| entry.seq == seq)
+    {
+        bail!("audit sequence numbers have gaps");
     }
     Ok(())
 }

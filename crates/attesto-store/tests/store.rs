@@ -233,12 +233,42 @@ fn write_raw(dir: &Path, table: &str, key: &str, value: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Writes raw bytes under a `(provider, id)` key, as [`write_raw`] does.
+fn write_raw_pair(dir: &Path, table: &str, key: (&str, &str), value: &[u8]) -> Result<()> {
+    let db = Database::create(dir.join(DB_FILE_NAME))?;
+    let txn = db.begin_write()?;
+    {
+        let def: TableDefinition<'_, (&str, &str), &[u8]> = TableDefinition::new(table);
+        txn.open_table(def)?.insert(key, value)?;
+    }
+    txn.commit()?;
+    Ok(())
+}
+
 #[test]
 fn unreadable_records_are_typed_errors_and_are_not_overwritten() -> Result<()> {
     let dir = tempfile::tempdir()?;
     drop(Store::open(dir.path())?);
-    write_raw(dir.path(), "identities", "signing", b"\x00\xffnot json")?;
-    write_raw(dir.path(), "identities", "tls", br#"{"v":7,"future":true}"#)?;
+    write_raw_pair(
+        dir.path(),
+        "signing_keys",
+        ("default", "kid"),
+        b"\x01S\x00\xffnot a sealed key",
+    )?;
+    // Plaintext JSON where a sealed record belongs: injected, not written by attesto.
+    write_raw(
+        dir.path(),
+        "identities",
+        "tls",
+        br#"{"v":1,"ca_cert_pem":"","cert_pem":"","key_pem":""}"#,
+    )?;
+    // A frame from a newer build.
+    write_raw(
+        dir.path(),
+        "identities",
+        "tls_ca",
+        b"\x02S0123456789abcdefghijklmnop",
+    )?;
     write_raw(dir.path(), "collateral", "k", br#"{"v":1,"json":42}"#)?;
     write_raw(
         dir.path(),
@@ -250,20 +280,27 @@ fn unreadable_records_are_typed_errors_and_are_not_overwritten() -> Result<()> {
     let store = Store::open(dir.path())?;
     assert!(matches!(
         store.signing_identity(),
-        Err(StoreError::Corrupt {
-            table: "identities",
+        Err(StoreError::Integrity {
+            table: "signing_keys",
             ..
         })
     ));
     // insert-if-absent must not replace an unreadable identity with a new key.
     assert!(matches!(
         store.insert_signing_identity_if_absent(&signing(9)),
-        Err(StoreError::Corrupt { .. })
+        Err(StoreError::Integrity { .. })
     ));
     assert!(matches!(
         store.tls_identity(),
+        Err(StoreError::Integrity {
+            table: "identities",
+            ..
+        })
+    ));
+    assert!(matches!(
+        store.tls_ca(),
         Err(StoreError::UnsupportedVersion {
-            found: 7,
+            found: 2,
             supported: 1,
             ..
         })
@@ -280,21 +317,21 @@ fn unreadable_records_are_typed_errors_and_are_not_overwritten() -> Result<()> {
     assert_eq!(store.collateral_keys()?, vec!["k".to_owned()]);
     assert!(matches!(
         store.policy_signers("p"),
-        Err(StoreError::Corrupt { .. })
+        Err(StoreError::Integrity { .. })
     ));
     assert!(matches!(
         store.add_policy_signer("p", b"x"),
-        Err(StoreError::Corrupt { .. })
+        Err(StoreError::Integrity { .. })
     ));
     drop(store);
 
     // The bad record is still there, byte for byte.
     let db = Database::create(dir.path().join(DB_FILE_NAME))?;
     let txn = db.begin_read()?;
-    let def: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("identities");
+    let def: TableDefinition<'_, (&str, &str), &[u8]> = TableDefinition::new("signing_keys");
     let table = txn.open_table(def)?;
-    let raw = table.get("signing")?.map(|v| v.value().to_vec());
-    assert_eq!(raw.as_deref(), Some(&b"\x00\xffnot json"[..]));
+    let raw = table.get(("default", "kid"))?.map(|v| v.value().to_vec());
+    assert_eq!(raw.as_deref(), Some(&b"\x01S\x00\xffnot a sealed key"[..]));
     Ok(())
 }
 
@@ -315,7 +352,7 @@ fn a_newer_schema_is_refused() -> Result<()> {
         Store::open(dir.path()),
         Err(StoreError::UnsupportedSchema {
             found: 99,
-            supported: 1
+            supported: 2
         })
     ));
     Ok(())

@@ -25,6 +25,11 @@ pub struct ServeArgs {
     /// Serve plain HTTP instead of HTTPS (only behind a TLS-terminating proxy).
     #[arg(long)]
     insecure_http: bool,
+    /// Trust this root certificate (PEM or DER) for quotes in addition to Intel's, e.g. the
+    /// test root of `attesto genquote --simulate`. Tokens then carry
+    /// `x-attesto-non-intel-roots: true`. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    trust_test_root: Vec<PathBuf>,
 }
 
 /// Loads the configuration, starts the service and serves until SIGINT/SIGTERM.
@@ -45,13 +50,22 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     if args.insecure_http {
         config.insecure_http = true;
     }
+    config.trust.extra_quote_roots.extend(args.trust_test_root);
     init_tracing();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
-        let server = ServerBuilder::new(config).start().await?;
+        let mut builder = ServerBuilder::new(config);
+        if let Some(provider) = super::genquote::tee_signing_cert_quote() {
+            builder = builder.signing_cert_quote(provider);
+        }
+        let server = builder.start().await?;
+        if let Some(token) = server.initial_admin_token() {
+            // Shown once: only its hash is stored.
+            eprintln!("attesto: admin token (shown only now, keep it): {token}");
+        }
         eprintln!(
             "attesto: serving {} (issuer {})",
             server.local_url(),

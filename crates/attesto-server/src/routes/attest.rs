@@ -13,37 +13,31 @@ use attesto_policy::{AttestationType, Policy};
 use attesto_provider::token::{TokenInputs, attestation_payload};
 use attesto_provider::{ClaimsError, RequestError, claims, request};
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::error::{ApiError, code};
 use crate::metrics::{EvidenceLabel, TypeLabel};
-use crate::state::{ActivePolicy, AppState, DEFAULT_PROVIDER};
+use crate::providers::ProviderRuntime;
+use crate::routes::context::Ctx;
+use crate::state::{ActivePolicy, AppState};
 
-/// `POST /attest/{type}` (every API version).
+/// `POST /attest/{type}` (every API version) and `POST /attest/Tee/{type}` (the 2018 preview
+/// path; same processing).
 pub async fn attest(
     State(state): State<AppState>,
-    Path(kind): Path<String>,
+    ctx: Ctx,
     Query(query): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Response {
-    handle(&state, &kind, &query, &body).await
-}
-
-/// `POST /attest/Tee/{type}`: the 2018 preview path; same processing.
-pub async fn attest_legacy_tee(
-    State(state): State<AppState>,
-    Path(kind): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    body: Bytes,
-) -> Response {
-    handle(&state, &kind, &query, &body).await
+    handle(&state, &ctx.provider, ctx.param("type"), &query, &body).await
 }
 
 async fn handle(
     state: &AppState,
+    provider: &ProviderRuntime,
     kind: &str,
     query: &HashMap<String, String>,
     body: &[u8],
@@ -53,7 +47,7 @@ async fn handle(
         Err(error) => return ApiError::not_found(error.to_string()).into_response(),
     };
     let label = EvidenceLabel(kind.as_str());
-    let mut response = match attest_inner(state, kind, query, body).await {
+    let mut response = match attest_inner(state, provider, kind, query, body).await {
         Ok(response) => {
             state
                 .metrics
@@ -83,6 +77,7 @@ async fn handle(
 
 async fn attest_inner(
     state: &AppState,
+    provider: &ProviderRuntime,
     kind: AttestationType,
     query: &HashMap<String, String>,
     body: &[u8],
@@ -153,14 +148,18 @@ async fn attest_inner(
                 signer_der: None,
             })
         }
-        None => {
-            let store = state.store.clone();
-            let policies = Arc::clone(&state.policies);
-            tokio::task::spawn_blocking(move || policies.get(&store, DEFAULT_PROVIDER, kind))
-                .await
-                .map_err(|error| ApiError::internal("policy task", &error))?
-                .map_err(|error| ApiError::internal("loading the attestation policy", &error))?
-        }
+        None => match state.policies.cached(&provider.name, kind) {
+            Some(active) => active,
+            None => {
+                let store = state.store.clone();
+                let policies = Arc::clone(&state.policies);
+                let name = provider.name.clone();
+                tokio::task::spawn_blocking(move || policies.get(&store, &name, kind))
+                    .await
+                    .map_err(|error| ApiError::internal("policy task", &error))?
+                    .map_err(|error| ApiError::internal("loading the attestation policy", &error))?
+            }
+        },
     };
 
     let evaluation = active
@@ -204,14 +203,14 @@ async fn attest_inner(
     let lifetime = evaluation
         .properties
         .report_validity_in_minutes
-        .map_or(state.config.token_lifetime(), |minutes| {
+        .map_or(provider.token_lifetime, |minutes| {
             Duration::from_secs(u64::from(minutes) * 60)
         });
     let payload = attestation_payload(&TokenInputs {
         incoming: &incoming,
         issued: &evaluation.issued_claims,
         policy_hash: &active.hash,
-        iss: &state.issuer,
+        iss: &provider.issuer,
         now,
         lifetime,
         jti: random_jti()?,
@@ -227,7 +226,7 @@ async fn attest_inner(
             .map_err(|error| ApiError::internal("serializing the token", &error))?;
         attesto_jose::unsecured_jws(&bytes)
     } else {
-        state
+        provider
             .signer
             .issue(&payload)
             .map_err(|error| ApiError::internal("signing the token", &error))?
@@ -237,16 +236,7 @@ async fn attest_inner(
     } else {
         json!({ "token": token })
     };
-    Ok(json_ok(&body))
-}
-
-fn json_ok(body: &Value) -> Response {
-    let mut response = (StatusCode::OK, body.to_string()).into_response();
-    response.headers_mut().insert(
-        axum::http::header::CONTENT_TYPE,
-        axum::http::HeaderValue::from_static("application/json; charset=utf-8"),
-    );
-    response
+    Ok(crate::routes::json_response(&body))
 }
 
 fn random_jti() -> Result<[u8; 32], ApiError> {

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
+use crate::routes::context::Ctx;
 use crate::state::AppState;
 
 /// The optional query of metadata endpoints.
@@ -33,26 +34,23 @@ fn json_response(body: &[u8], content_type: &'static str) -> Response {
     response
 }
 
-/// `GET /certs`: the token signing keys.
-pub async fn certs(
-    State(state): State<AppState>,
-    Query(query): Query<MetadataQuery>,
-) -> Result<Response, ApiError> {
+/// `GET /certs`: the provider's token signing keys.
+pub async fn certs(ctx: Ctx, Query(query): Query<MetadataQuery>) -> Result<Response, ApiError> {
     check_optional_version(&query)?;
     Ok(json_response(
-        &state.metadata.jwks,
+        &ctx.provider.metadata.jwks,
         "application/json; charset=utf-8",
     ))
 }
 
 /// `GET /.well-known/openid-configuration`.
 pub async fn openid_configuration(
-    State(state): State<AppState>,
+    ctx: Ctx,
     Query(query): Query<MetadataQuery>,
 ) -> Result<Response, ApiError> {
     check_optional_version(&query)?;
     Ok(json_response(
-        &state.metadata.openid,
+        &ctx.provider.metadata.openid,
         "application/json; charset=utf-8",
     ))
 }
@@ -60,7 +58,7 @@ pub async fn openid_configuration(
 /// `GET /health`: the store answers and a token can be signed.
 pub async fn health(State(state): State<AppState>) -> Response {
     let store = state.store.clone();
-    let store_ok = tokio::task::spawn_blocking(move || store.signing_identity().is_ok())
+    let store_ok = tokio::task::spawn_blocking(move || store.providers().is_ok())
         .await
         .unwrap_or(false);
     let status = if store_ok {
@@ -72,6 +70,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
         "status": if store_ok { "healthy" } else { "unhealthy" },
         "store": store_ok,
         "issuer": &*state.issuer,
+        "providers": state.providers.loaded(),
         "version": env!("CARGO_PKG_VERSION"),
     });
     (status, axum::Json(body)).into_response()
@@ -133,13 +132,16 @@ pub struct Metadata {
 }
 
 impl Metadata {
-    /// Renders both documents for `signer`.
+    /// Renders both documents for `issuer`, publishing every key in `signers` (the active one
+    /// first, then retired keys whose tokens may still be valid).
     ///
     /// # Errors
     /// Serialization failure (never expected).
-    pub fn new(signer: &attesto_jose::TokenSigner) -> Result<Metadata, serde_json::Error> {
-        let issuer = signer.issuer();
-        let jwks = serde_json::to_vec(&signer.jwks())?;
+    pub fn new<'a>(
+        issuer: &str,
+        signers: impl IntoIterator<Item = &'a attesto_jose::TokenSigner>,
+    ) -> Result<Metadata, serde_json::Error> {
+        let jwks = serde_json::to_vec(&attesto_jose::jwks(signers))?;
         let openid: Value = json!({
             "issuer": issuer,
             "jwks_uri": format!("{issuer}/certs"),

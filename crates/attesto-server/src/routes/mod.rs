@@ -2,7 +2,9 @@
 //! configuration to collateral sources.
 
 pub mod attest;
+pub mod context;
 pub mod metadata;
+pub mod policy;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,19 +51,58 @@ pub fn parse_api_version(value: Option<&String>) -> Result<ApiVersion, ApiError>
     })
 }
 
-/// Every route with every layer.
-pub fn router(state: AppState) -> Router {
-    let config = Arc::clone(&state.config);
-    let metrics = state.metrics.clone();
+/// A JSON body with MAA's content type.
+pub fn json_response(body: &serde_json::Value) -> Response {
+    let mut response = (StatusCode::OK, body.to_string()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    response
+}
+
+/// The routes of one provider, served at the root (default or Host-selected provider) and
+/// under `/providers/{provider}`.
+fn provider_routes() -> Router<AppState> {
     Router::new()
         .route("/attest/{type}", post(attest::attest))
-        .route("/attest/Tee/{type}", post(attest::attest_legacy_tee))
+        .route("/attest/Tee/{type}", post(attest::attest))
         .route("/certs", get(metadata::certs))
         .route("/certs/", get(metadata::certs))
         .route(
             "/.well-known/openid-configuration",
             get(metadata::openid_configuration),
         )
+        .route(
+            "/policies/{type}",
+            get(policy::get_policy)
+                .put(policy::set_policy)
+                .post(policy::post_policy),
+        )
+        .route("/certificates", get(policy::get_certificates))
+        .route("/certificates:add", post(policy::add_certificate))
+        .route("/certificates:remove", post(policy::remove_certificate))
+        .route(
+            "/operations/policy/current",
+            get(policy::legacy_current)
+                .put(policy::legacy_current)
+                .post(policy::legacy_current),
+        )
+        .route(
+            "/operations/policy/certificates",
+            get(policy::legacy_certificates)
+                .put(policy::legacy_certificates)
+                .post(policy::legacy_certificates),
+        )
+}
+
+/// Every route with every layer.
+pub fn router(state: AppState) -> Router {
+    let config = Arc::clone(&state.config);
+    let metrics = state.metrics.clone();
+    Router::new()
+        .merge(provider_routes())
+        .nest("/providers/{provider}", provider_routes())
         .route("/health", get(metadata::health))
         .route("/metrics", get(export_metrics))
         .fallback(|| async { ApiError::not_found("no such endpoint") })

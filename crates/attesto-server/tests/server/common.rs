@@ -34,6 +34,8 @@ pub struct Options {
     pub extra_root: Option<Vec<u8>>,
     /// Body limit override.
     pub max_body_bytes: Option<usize>,
+    /// Administrator authentication settings.
+    pub admin: Option<attesto_server::auth::AdminConfig>,
 }
 
 pub async fn start(at_secs: u64, options: Options) -> Result<TestServer> {
@@ -52,6 +54,9 @@ pub async fn start(at_secs: u64, options: Options) -> Result<TestServer> {
     config.collateral.offline_dir = Some(offline);
     if let Some(limit) = options.max_body_bytes {
         config.max_body_bytes = limit;
+    }
+    if let Some(admin) = options.admin {
+        config.admin = admin;
     }
     let mut builder = ServerBuilder::new(config).clock(Arc::new(FixedClock::at(at_secs)));
     if let Some(root) = options.extra_root {
@@ -100,9 +105,16 @@ impl TestServer {
 
     /// Verifies `token` with jsonwebtoken (independent of attesto-jose) against `/certs`.
     pub async fn verify_token(&self, token: &str) -> Result<Value> {
+        self.verify_token_at("", token).await
+    }
+
+    /// Verifies `token` against the `/certs` of the provider at `prefix` (e.g.
+    /// `/providers/x`), whose issuer is the base URL plus `prefix`.
+    pub async fn verify_token_at(&self, prefix: &str, token: &str) -> Result<Value> {
+        let issuer = format!("{}{prefix}", self.base);
         let header = jsonwebtoken::decode_header(token)?;
         let kid = header.kid.context("token header has no kid")?;
-        let (status, jwks) = self.get("/certs").await?;
+        let (status, jwks) = self.get(&format!("{prefix}/certs")).await?;
         if status != 200 {
             bail!("/certs answered {status}");
         }
@@ -120,7 +132,7 @@ impl TestServer {
         // The server's clock is pinned in the past; check the times against each other instead.
         validation.validate_exp = false;
         validation.set_required_spec_claims(&["iss", "exp", "nbf", "iat"]);
-        validation.set_issuer(&[self.base.as_str()]);
+        validation.set_issuer(&[issuer.as_str()]);
         let data = jsonwebtoken::decode::<Value>(
             token,
             &jsonwebtoken::DecodingKey::from_rsa_der(&rsa_public),
@@ -128,10 +140,7 @@ impl TestServer {
         )?;
         let h = data.header;
         assert_eq!(h.typ.as_deref(), Some("JWT"));
-        assert_eq!(
-            h.jku.as_deref(),
-            Some(format!("{}/certs", self.base).as_str())
-        );
+        assert_eq!(h.jku.as_deref(), Some(format!("{issuer}/certs").as_str()));
         assert!(h.x5c.is_none(), "MAA never puts x5c in the token header");
         Ok(data.claims)
     }

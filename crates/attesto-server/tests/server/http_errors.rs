@@ -34,6 +34,7 @@ async fn minted(max_body: Option<usize>) -> Result<Minted> {
             collateral: vec![collateral],
             extra_root: Some(pki.root_der().to_vec()),
             max_body_bytes: max_body,
+            admin: None,
         },
     )
     .await?;
@@ -312,6 +313,7 @@ async fn tdx_quote_binds_runtime_data_on_tdxvm() -> Result<()> {
             collateral: vec![collateral],
             extra_root: Some(pki.root_der().to_vec()),
             max_body_bytes: None,
+            admin: None,
         },
     )
     .await?;

@@ -3,3 +3,5 @@
 mod attest_real;
 mod common;
 mod http_errors;
+mod oidc_admin;
+mod policy_admin;
