@@ -36,6 +36,9 @@ enum Command {
     Kek(cmd::kek::KekCommand),
     /// Run the attestation service (HTTPS on 127.0.0.1:8443 by default).
     Serve(cmd::serve::ServeArgs),
+    /// Replay TPM measurement logs; attest a TPM with MAA's TPM protocol.
+    #[command(subcommand)]
+    Tpm(cmd::tpm::TpmCommand),
     /// Get a quote (real TEE or --simulate) and write the MAA sample's enclave-info file.
     Genquote(Box<cmd::genquote::GenquoteArgs>),
     /// Attest an enclave-info file, check the token and compare its claims with the file.
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Command::Quote(command) => cmd::quote::run(command),
         Command::Policy(command) => cmd::policy::run(command),
         Command::Serve(args) => cmd::serve::run(args),
+        Command::Tpm(command) => cmd::tpm::run(command),
         Command::Genquote(args) => cmd::genquote::run(*args),
         Command::Validate(args) => cmd::validate::run(args),
         Command::Collateral(command) => cmd::collateral::run(command).map(|()| ExitCode::SUCCESS),

@@ -274,7 +274,8 @@ fn simulated_enclave_validates_all_true_and_mismatches_fail() -> Result<()> {
         text(&out.stdout)
     );
 
-    // Other held data than the quote binds: the service refuses it, as MAA does (exit 3).
+    // Other held data than the quote binds: the quote is attested alone, the token carries no
+    // such held data, and that line is False (exit 1).
     let edited = original.replace(
         "\"EnclaveHeldDataHex\": \"010203040506\"",
         "\"EnclaveHeldDataHex\": \"010203040507\"",
@@ -282,8 +283,12 @@ fn simulated_enclave_validates_all_true_and_mismatches_fail() -> Result<()> {
     ensure!(edited != original);
     std::fs::write(&edited_path, edited)?;
     let out = validate(sim.dir.path(), &server, &edited_path, &[])?;
-    ensure!(code(&out) == Some(3), "{}", text(&out.stderr));
-    ensure!(text(&out.stderr).contains("400"), "{}", text(&out.stderr));
+    ensure!(code(&out) == Some(1), "{}", text(&out.stdout));
+    ensure!(
+        failed(&text(&out.stdout)) == ["Enclave Held Data match"],
+        "{}",
+        text(&out.stdout)
+    );
 
     // The same server under another name is another issuer: exit 2.
     let out = attesto(

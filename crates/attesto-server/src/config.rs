@@ -17,6 +17,23 @@ use serde::{Deserialize, Serialize};
 /// Intel's Provisioning Certification Service (v4 API root).
 pub const INTEL_PCS_URL: &str = "https://api.trustedservices.intel.com";
 
+/// The top-level keys of [`Config`], for picking configuration out of the environment.
+const CONFIG_KEYS: [&str; 13] = [
+    "listen",
+    "public_url",
+    "data_dir",
+    "token_lifetime_secs",
+    "insecure_http",
+    "max_body_bytes",
+    "request_timeout_secs",
+    "tls",
+    "collateral",
+    "trust",
+    "admin",
+    "store",
+    "tpm",
+];
+
 /// Everything `attesto serve` can be told.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -49,6 +66,39 @@ pub struct Config {
     pub admin: crate::auth::AdminConfig,
     /// Where the key-encryption key for private keys at rest comes from.
     pub store: StoreConfig,
+    /// TPM attestation (`POST /attest/Tpm`).
+    pub tpm: TpmConfig,
+}
+
+/// TPM attestation settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TpmConfig {
+    /// DER or PEM certificates trusted as AIK certificate roots (TPM vendor EK roots, a
+    /// cloud's AK CA, the Microsoft AIK CA). None by default: then no AIK certificate
+    /// validates, and only policies with `require_valid_aik_cert = false` accept TPM evidence.
+    pub roots: Vec<PathBuf>,
+    /// Intermediate CA certificates offered when building AIK chains (MAA's request has no
+    /// field for them). Untrusted: a chain must still end in one of `roots`. At most 8.
+    pub intermediates: Vec<PathBuf>,
+    /// `false` turns off the AIK certificate requirement for every provider and policy (a lab
+    /// without an AIK CA; `aikValidated` still tells the truth). `true` (default) leaves it to
+    /// each Tpm policy's `require_valid_aik_cert` configuration rule, itself true by default.
+    pub require_valid_aik_cert: bool,
+    /// How long a challenge's `service_context` is accepted, in seconds (default 300). Contexts
+    /// are sealed with a key held in memory only: they do not survive a restart.
+    pub service_context_lifetime_secs: u64,
+}
+
+impl Default for TpmConfig {
+    fn default() -> Self {
+        TpmConfig {
+            roots: Vec::new(),
+            intermediates: Vec::new(),
+            require_valid_aik_cert: true,
+            service_context_lifetime_secs: 5 * 60,
+        }
+    }
 }
 
 /// The key-encryption key (KEK) protecting private keys in the store. At most one source may
@@ -157,6 +207,7 @@ impl Default for Config {
             trust: TrustConfig::default(),
             admin: crate::auth::AdminConfig::default(),
             store: StoreConfig::default(),
+            tpm: TpmConfig::default(),
         }
     }
 }
@@ -193,8 +244,16 @@ impl Config {
             }
             figment = figment.merge(Toml::file(path));
         }
+        // Only variables naming a configuration section or key are configuration; others with
+        // the prefix (ATTESTO_LOG, ATTESTO_LOG_FORMAT, tools' own variables) are not.
+        let env = env.filter(|key| {
+            let top = key.as_str().split('.').next().unwrap_or_default();
+            CONFIG_KEYS
+                .iter()
+                .any(|known| known.eq_ignore_ascii_case(top))
+        });
         let config: Config = figment
-            .merge(env.ignore(&["CONFIG", "LOG"]))
+            .merge(env)
             .extract()
             .context("invalid configuration")?;
         config.validate()?;
@@ -222,6 +281,12 @@ impl Config {
             && !(url.starts_with("https://") || url.starts_with("http://"))
         {
             bail!("public_url must be an http(s) URL, got {url:?}");
+        }
+        if !(1..=3600).contains(&self.tpm.service_context_lifetime_secs) {
+            bail!("tpm.service_context_lifetime_secs must be between 1 and 3600");
+        }
+        if self.tpm.intermediates.len() > 8 {
+            bail!("tpm.intermediates holds at most 8 certificates");
         }
         match self.collateral.source {
             CollateralSourceKind::Pccs if self.collateral.pccs_url.is_none() => {
@@ -328,6 +393,9 @@ mod tests {
             jail.create_file("c.toml", "token_lifetime_secs = 600\n")?;
             jail.set_env("ATTESTO_TOKEN_LIFETIME_SECS", "1200");
             jail.set_env("ATTESTO_COLLATERAL__REFRESH_MARGIN_SECS", "60");
+            // Not configuration: other tools' variables with the same prefix are ignored.
+            jail.set_env("ATTESTO_LOG_FORMAT", "json");
+            jail.set_env("ATTESTO_ADMIN_TOKEN", "x");
             let config = Config::load(Some(Path::new("c.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(config.token_lifetime_secs, 1200);
             assert_eq!(config.collateral.refresh_margin_secs, 60);

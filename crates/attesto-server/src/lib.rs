@@ -7,7 +7,7 @@
 //! ```text
 //! POST /attest/{type} ─► provider::request::parse ─► collateral cache (store, PCS/PCCS/offline)
 //!   ─► Verifier::verify ─► provider::claims ─► policy evaluate ─► token payload ─► RS256 JWT
-//! GET /certs, /.well-known/openid-configuration, /health, /metrics
+//! GET /certs, /.well-known/openid-configuration, /health, /metrics, /openapi.json
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -18,6 +18,7 @@ pub mod config;
 pub mod error;
 mod fsutil;
 pub mod metrics;
+pub mod openapi;
 pub mod providers;
 pub mod routes;
 pub mod state;
@@ -59,6 +60,7 @@ pub struct ServerBuilder {
     collateral_source: Option<Arc<dyn CollateralSource>>,
     extra_roots_der: Vec<Vec<u8>>,
     signing_cert_quote: Option<SigningCertQuoteProvider>,
+    tpm_hooks: routes::tpm::TestHooks,
 }
 
 impl ServerBuilder {
@@ -71,6 +73,7 @@ impl ServerBuilder {
             collateral_source: None,
             extra_roots_der: Vec::new(),
             signing_cert_quote: None,
+            tpm_hooks: routes::tpm::TestHooks::default(),
         }
     }
 
@@ -90,6 +93,15 @@ impl ServerBuilder {
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Overrides parts of the TPM protocol so recorded quotes can be replayed through it. Only
+    /// tests can call this (see [`ServerBuilder::clock`]).
+    #[cfg(feature = "test-clock")]
+    #[must_use]
+    pub fn tpm_test_hooks(mut self, hooks: routes::tpm::TestHooks) -> Self {
+        self.tpm_hooks = hooks;
         self
     }
 
@@ -120,6 +132,7 @@ impl ServerBuilder {
             collateral_source,
             mut extra_roots_der,
             signing_cert_quote,
+            tpm_hooks,
         } = self;
         config.validate()?;
         // Certificates (TLS, token signing) are dated by the real clock: clients check them
@@ -169,6 +182,15 @@ impl ServerBuilder {
             );
         }
         let verifier = Verifier::with_trust_anchors(anchors.clone());
+        let tpm = {
+            let roots = (config.tpm.roots.iter())
+                .map(|path| read_certificate(path))
+                .collect::<Result<Vec<_>>>()?;
+            let intermediates = (config.tpm.intermediates.iter())
+                .map(|path| read_certificate(path))
+                .collect::<Result<Vec<_>>>()?;
+            routes::tpm::TpmState::new(&config.tpm, &roots, intermediates, tpm_hooks)?
+        };
 
         let source = match collateral_source {
             Some(source) => source,
@@ -201,7 +223,9 @@ impl ServerBuilder {
             verifier: Arc::new(verifier),
             non_intel_roots,
             collateral,
+            prepared: Arc::new(state::PreparedCollateral::default()),
             policies: Arc::new(Policies::default()),
+            tpm: Arc::new(tpm),
             metrics: Metrics::new(),
         };
         let app = routes::router(state.clone());

@@ -37,8 +37,12 @@ pub struct AppState {
     pub non_intel_roots: bool,
     /// Valid collateral for quotes, fetched on demand.
     pub collateral: Arc<CollateralCache>,
+    /// Collateral already verified by `verifier`, per cache entry.
+    pub prepared: Arc<PreparedCollateral>,
     /// The policies in force.
     pub policies: Arc<Policies>,
+    /// TPM protocol state: AIK roots, the service_context key, used contexts.
+    pub tpm: Arc<crate::routes::tpm::TpmState>,
     /// Prometheus metrics.
     pub metrics: Metrics,
 }
@@ -70,6 +74,47 @@ impl AppState {
                 .get_or_create(&label)
                 .set(entry.remaining_secs);
         }
+    }
+}
+
+/// Verified collateral per collateral-cache entry, so a warm attestation does not re-hash the
+/// collateral to find the verifier's cached result. Keyed by identity: the cache hands out the
+/// same `Arc` until it refreshes an entry, and holding that `Arc` here means a pointer can never
+/// be reused by a different collateral set while it is in this map.
+#[derive(Default)]
+pub struct PreparedCollateral {
+    entries: std::sync::Mutex<HashMap<attesto_collateral::CollateralKey, PreparedEntry>>,
+}
+
+/// A collateral set and the verifier's result for it.
+type PreparedEntry = (
+    Arc<attesto_quote::Collateral>,
+    Arc<attesto_quote::VerifiedCollateral>,
+);
+
+impl PreparedCollateral {
+    /// `collateral` verified by `verifier` (which also checks nothing time-dependent here: time
+    /// windows and CRLs are evaluated per quote by `verify_prepared`).
+    ///
+    /// # Errors
+    /// The collateral does not verify.
+    pub fn get(
+        &self,
+        verifier: &Verifier,
+        key: &attesto_collateral::CollateralKey,
+        collateral: &Arc<attesto_quote::Collateral>,
+    ) -> Result<Arc<attesto_quote::VerifiedCollateral>, attesto_quote::Error> {
+        if let Ok(entries) = self.entries.lock()
+            && let Some((source, prepared)) = entries.get(key)
+            && Arc::ptr_eq(source, collateral)
+        {
+            return Ok(Arc::clone(prepared));
+        }
+        let prepared = verifier.prepare(collateral)?;
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.insert(*key, (Arc::clone(collateral), Arc::clone(&prepared)));
+        }
+        Ok(prepared)
     }
 }
 

@@ -8,4 +8,5 @@ pub mod policy;
 pub mod provider;
 pub mod quote;
 pub mod serve;
+pub mod tpm;
 pub mod validate;

@@ -161,14 +161,30 @@ pub fn request_body(info: &EnclaveInfo) -> String {
         info.variant().evidence_member().to_owned(),
         Value::String(attesto_jose::base64url::encode(&info.quote)),
     );
-    body.insert(
-        "runtimeData".to_owned(),
-        serde_json::json!({
-            "data": attesto_jose::base64url::encode(&info.enclave_held_data),
-            "dataType": "Binary",
-        }),
-    );
+    if !info.enclave_held_data.is_empty() {
+        body.insert(
+            "runtimeData".to_owned(),
+            serde_json::json!({
+                "data": attesto_jose::base64url::encode(&info.enclave_held_data),
+                "dataType": "Binary",
+            }),
+        );
+    }
     Value::Object(body).to_string()
+}
+
+/// Whether the file's quote binds its enclave held data (SHA-256 in `report_data[0..32]`).
+/// A service refuses held data the quote does not bind, so without this check a file whose
+/// held data was changed could only be reported as a service error.
+#[must_use]
+pub fn quote_binds_enclave_held_data(info: &EnclaveInfo) -> bool {
+    info.sgx_quote()
+        .ok()
+        .and_then(|quote| attesto_quote::Quote::parse(quote).ok())
+        .is_some_and(|quote| {
+            quote.body.report_data()[..32]
+                == crate::sample::report_data_for(&info.enclave_held_data)[..32]
+        })
 }
 
 /// The exit status of a validation.
@@ -617,7 +633,15 @@ pub async fn run(
     info: &EnclaveInfo,
     options: &RunOptions<'_>,
 ) -> Result<(Outcome, String), ValidateError> {
-    let token = client.attest(info, options.api_version).await?;
+    let token = if quote_binds_enclave_held_data(info) {
+        client.attest(info, options.api_version).await?
+    } else {
+        // The quote does not vouch for this held data: attest the quote alone. The token then
+        // carries no held data, and the report shows that line False (exit 1).
+        let mut quote_only = info.clone();
+        quote_only.enclave_held_data.clear();
+        client.attest(&quote_only, options.api_version).await?
+    };
     let jwks = client.signing_keys().await?;
     let outcome = judge(
         info,

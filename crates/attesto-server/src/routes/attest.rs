@@ -24,8 +24,32 @@ use crate::providers::ProviderRuntime;
 use crate::routes::context::Ctx;
 use crate::state::{ActivePolicy, AppState};
 
-/// `POST /attest/{type}` (every API version) and `POST /attest/Tee/{type}` (the 2018 preview
-/// path; same processing).
+/// Attest evidence
+///
+/// Verifies the quote completely (PCK chain to Intel's root, CRLs, TCB info, QE identity,
+/// TCB level), checks that the runtime and init-time data are bound into it, evaluates the
+/// provider's attestation policy (or the draft policy sent) and answers with an attestation
+/// token. Every API version; api-version `2018-09-01-preview` takes the 2018 body and answers
+/// the bare JWT.
+#[utoipa::path(
+    post,
+    path = "/attest/{type}",
+    operation_id = "Attestation_Attest",
+    tag = crate::openapi::tag::ATTESTATION,
+    params(crate::openapi::AttestTypePath, crate::openapi::ApiVersionRequired),
+    request_body(
+        content = crate::openapi::schema::AttestRequest,
+        content_type = "application/json",
+        description = "The evidence: `quote` (SgxEnclave, TdxVm) or `report` (OpenEnclave), with the data bound into it.",
+    ),
+    responses(
+        (status = 200, description = "The evidence verified and the policy permitted it.", body = crate::openapi::schema::AttestResponse),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 503, response = crate::openapi::ServiceUnavailable),
+    ),
+)]
 pub async fn attest(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -33,6 +57,39 @@ pub async fn attest(
     body: Bytes,
 ) -> Response {
     handle(&state, &ctx.provider, ctx.param("type"), &query, &body).await
+}
+
+/// Attest evidence (2018 path)
+///
+/// The 2018-09-01-preview path of the same operation, processed exactly as
+/// `/attest/{type}`: with api-version `2018-09-01-preview` it takes `{Quote, EnclaveHeldData}`
+/// and answers the bare JWT as a JSON string.
+#[utoipa::path(
+    post,
+    path = "/attest/Tee/{type}",
+    operation_id = "Attestation_AttestTee",
+    tag = crate::openapi::tag::ATTESTATION,
+    params(crate::openapi::AttestTypePath, crate::openapi::ApiVersionRequired),
+    request_body(
+        content = crate::openapi::schema::AttestRequest,
+        content_type = "application/json",
+        description = "The evidence, as for `/attest/{type}`.",
+    ),
+    responses(
+        (status = 200, description = "The evidence verified and the policy permitted it.", body = crate::openapi::schema::AttestResponse),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 503, response = crate::openapi::ServiceUnavailable),
+    ),
+)]
+pub async fn attest_tee(
+    state: State<AppState>,
+    ctx: Ctx,
+    query: Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    attest(state, ctx, query, body).await
 }
 
 async fn handle(
@@ -46,6 +103,10 @@ async fn handle(
         Ok(kind) => kind,
         Err(error) => return ApiError::not_found(error.to_string()).into_response(),
     };
+    if kind == AttestationType::Tpm {
+        // TPM speaks its own two-step protocol; any spelling of the path reaches it.
+        return crate::routes::tpm::handle(state, provider, query, body).await;
+    }
     let label = EvidenceLabel(kind.as_str());
     let mut response = match attest_inner(state, provider, kind, query, body).await {
         Ok(response) => {
@@ -119,16 +180,21 @@ async fn attest_inner(
     // verifier then checks signatures, chains and CRLs at the last instant the collateral was
     // valid, and the token says so. Otherwise this is `now`.
     let verification_time = fresh.verification_time(now);
+    let invalid = |error: attesto_quote::Error| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            code::INVALID_EVIDENCE,
+            format!("quote verification failed: {error}"),
+        )
+    };
+    let prepared = state
+        .prepared
+        .get(&state.verifier, &key, &fresh.collateral)
+        .map_err(invalid)?;
     let verified = state
         .verifier
-        .verify(&req.evidence, &fresh.collateral, verification_time)
-        .map_err(|error| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                code::INVALID_EVIDENCE,
-                format!("quote verification failed: {error}"),
-            )
-        })?;
+        .verify_prepared(&req.evidence, &prepared, verification_time)
+        .map_err(invalid)?;
     let incoming = claims::incoming(kind, &verified, &req).map_err(claims_error)?;
 
     let draft;

@@ -34,7 +34,22 @@ fn json_response(body: &[u8], content_type: &'static str) -> Response {
     response
 }
 
-/// `GET /certs`: the provider's token signing keys.
+/// Get the token signing keys
+///
+/// The provider's token signing keys as a JWK set with their certificates (`x5c`): the
+/// active key first, then retired keys whose tokens may still be valid.
+#[utoipa::path(
+    get,
+    path = "/certs",
+    operation_id = "SigningCertificates_Get",
+    tag = crate::openapi::tag::METADATA,
+    params(crate::openapi::ApiVersionOptional),
+    responses(
+        (status = 200, description = "The signing keys.", body = crate::openapi::schema::JsonWebKeySet),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 404, response = crate::openapi::NotFound),
+    ),
+)]
 pub async fn certs(ctx: Ctx, Query(query): Query<MetadataQuery>) -> Result<Response, ApiError> {
     check_optional_version(&query)?;
     Ok(json_response(
@@ -43,7 +58,43 @@ pub async fn certs(ctx: Ctx, Query(query): Query<MetadataQuery>) -> Result<Respo
     ))
 }
 
-/// `GET /.well-known/openid-configuration`.
+/// Get the token signing keys (trailing slash)
+///
+/// The same as `/certs`; some clients (Gramine) request it with a trailing slash.
+#[utoipa::path(
+    get,
+    path = "/certs/",
+    operation_id = "SigningCertificates_GetTrailingSlash",
+    tag = crate::openapi::tag::METADATA,
+    params(crate::openapi::ApiVersionOptional),
+    responses(
+        (status = 200, description = "The signing keys.", body = crate::openapi::schema::JsonWebKeySet),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 404, response = crate::openapi::NotFound),
+    ),
+)]
+pub async fn certs_trailing_slash(
+    ctx: Ctx,
+    query: Query<MetadataQuery>,
+) -> Result<Response, ApiError> {
+    certs(ctx, query).await
+}
+
+/// Get the OpenID metadata
+///
+/// OpenID Connect discovery metadata: the issuer, where its keys are, the claims tokens carry.
+#[utoipa::path(
+    get,
+    path = "/.well-known/openid-configuration",
+    operation_id = "MetadataConfiguration_Get",
+    tag = crate::openapi::tag::METADATA,
+    params(crate::openapi::ApiVersionOptional),
+    responses(
+        (status = 200, description = "The metadata.", body = crate::openapi::schema::OpenIdMetadata),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 404, response = crate::openapi::NotFound),
+    ),
+)]
 pub async fn openid_configuration(
     ctx: Ctx,
     Query(query): Query<MetadataQuery>,
@@ -55,7 +106,19 @@ pub async fn openid_configuration(
     ))
 }
 
-/// `GET /health`: the store answers and a token can be signed.
+/// Check liveness
+///
+/// Whether the store answers, with the issuer and the loaded providers.
+#[utoipa::path(
+    get,
+    path = "/health",
+    operation_id = "Health_Get",
+    tag = crate::openapi::tag::SERVICE,
+    responses(
+        (status = 200, description = "Healthy.", body = crate::openapi::schema::Health),
+        (status = 503, description = "The store does not answer.", body = crate::openapi::schema::Health),
+    ),
+)]
 pub async fn health(State(state): State<AppState>) -> Response {
     let store = state.store.clone();
     let store_ok = tokio::task::spawn_blocking(move || store.providers().is_ok())

@@ -5,6 +5,7 @@ pub mod attest;
 pub mod context;
 pub mod metadata;
 pub mod policy;
+pub mod tpm;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,9 +67,10 @@ pub fn json_response(body: &serde_json::Value) -> Response {
 fn provider_routes() -> Router<AppState> {
     Router::new()
         .route("/attest/{type}", post(attest::attest))
-        .route("/attest/Tee/{type}", post(attest::attest))
+        .route("/attest/Tpm", post(tpm::attest_tpm))
+        .route("/attest/Tee/{type}", post(attest::attest_tee))
         .route("/certs", get(metadata::certs))
-        .route("/certs/", get(metadata::certs))
+        .route("/certs/", get(metadata::certs_trailing_slash))
         .route(
             "/.well-known/openid-configuration",
             get(metadata::openid_configuration),
@@ -84,15 +86,15 @@ fn provider_routes() -> Router<AppState> {
         .route("/certificates:remove", post(policy::remove_certificate))
         .route(
             "/operations/policy/current",
-            get(policy::legacy_current)
-                .put(policy::legacy_current)
-                .post(policy::legacy_current),
+            get(policy::legacy_get_policy)
+                .put(policy::legacy_set_policy)
+                .post(policy::legacy_reset_policy),
         )
         .route(
             "/operations/policy/certificates",
-            get(policy::legacy_certificates)
-                .put(policy::legacy_certificates)
-                .post(policy::legacy_certificates),
+            get(policy::legacy_get_certificates)
+                .put(policy::legacy_add_certificate)
+                .post(policy::legacy_remove_certificate),
         )
 }
 
@@ -102,9 +104,10 @@ pub fn router(state: AppState) -> Router {
     let metrics = state.metrics.clone();
     Router::new()
         .merge(provider_routes())
-        .nest("/providers/{provider}", provider_routes())
+        .nest(crate::openapi::PROVIDER_PREFIX, provider_routes())
         .route("/health", get(metadata::health))
         .route("/metrics", get(export_metrics))
+        .route("/openapi.json", get(crate::openapi::openapi_json))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -141,7 +144,23 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 
-async fn export_metrics(State(state): State<AppState>) -> Response {
+/// Export metrics
+///
+/// Prometheus metrics in the OpenMetrics text format: requests and latency per endpoint and
+/// evidence type, policy denials, tokens issued, collateral cache hits, misses and age.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "Metrics_Get",
+    tag = crate::openapi::tag::SERVICE,
+    responses((
+        status = 200,
+        description = "The metrics.",
+        body = String,
+        content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8",
+    )),
+)]
+pub(crate) async fn export_metrics(State(state): State<AppState>) -> Response {
     state.refresh_collateral_gauges();
     match state.metrics.encode() {
         Ok(text) => {

@@ -177,7 +177,24 @@ fn signer_jwk(upload: &Upload) -> Option<Value> {
         .and_then(|chain| serde_json::to_value(Jwk::from_certificate(chain.signer())).ok())
 }
 
-/// `GET /policies/{type}`.
+/// Get a policy
+///
+/// The attestation policy in force for the type, as the JWS it was uploaded in (or an
+/// unsecured JWS holding the default policy).
+#[utoipa::path(
+    get,
+    path = "/policies/{type}",
+    operation_id = "Policy_Get",
+    tag = crate::openapi::tag::POLICY,
+    params(crate::openapi::PolicyTypePath, crate::openapi::ApiVersionRequired),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A PolicyResult token with `x-ms-policy`.", body = crate::openapi::schema::PolicyResponse),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+    ),
+)]
 pub async fn get_policy(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -221,8 +238,32 @@ async fn policy_result_for_get(
     result_token(state, provider, claims)
 }
 
-/// `PUT /policies/{type}`: the body is a JWS (raw or JSON-quoted) whose payload is
-/// `{"AttestationPolicy": base64url(policy text)}`.
+/// Set a policy
+///
+/// The body is a JWS (raw or JSON-quoted) whose payload is
+/// `{"AttestationPolicy": base64url(policy text)}`. The policy is parsed before it is stored:
+/// one that does not parse is refused with `PolicyParsingError` (line and column) and the old
+/// one stays. A provider in the isolated trust model accepts only a JWS signed by one of its
+/// policy signers.
+#[utoipa::path(
+    put,
+    path = "/policies/{type}",
+    operation_id = "Policy_Set",
+    tag = crate::openapi::tag::POLICY,
+    params(crate::openapi::PolicyTypePath, crate::openapi::ApiVersionRequired),
+    security(("bearer" = [])),
+    request_body(
+        content((crate::openapi::schema::Jws = "text/plain"), (crate::openapi::schema::Jws = "application/json")),
+        description = "The policy, in a JWS: unsecured, or signed by a policy signer.",
+    ),
+    responses(
+        (status = 200, description = "A PolicyResult token: `x-ms-policy-result` is `Updated`.", body = crate::openapi::schema::PolicyResponse),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+    ),
+)]
 pub async fn set_policy(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -300,7 +341,30 @@ async fn set_policy_inner(
     result_token(state, provider, claims)
 }
 
-/// `POST /policies/{type}:reset` (axum sees `{type}` = `SgxEnclave:reset`).
+/// Reset a policy
+///
+/// Returns the type to the default policy. The body is a JWS with an empty payload; a provider
+/// in the isolated trust model accepts only one signed by one of its policy signers. (The
+/// router sees `{type}` = `SgxEnclave:reset`: it cannot match a suffix after a parameter.)
+#[utoipa::path(
+    post,
+    path = "/policies/{type}:reset",
+    operation_id = "Policy_Reset",
+    tag = crate::openapi::tag::POLICY,
+    params(crate::openapi::PolicyTypePath, crate::openapi::ApiVersionRequired),
+    security(("bearer" = [])),
+    request_body(
+        content((crate::openapi::schema::Jws = "text/plain"), (crate::openapi::schema::Jws = "application/json")),
+        description = "A JWS with an empty payload: unsecured (`eyJhbGciOiJub25lIn0..`), or signed by a policy signer.",
+    ),
+    responses(
+        (status = 200, description = "A PolicyResult token: `x-ms-policy-result` is `Removed`.", body = crate::openapi::schema::PolicyResponse),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+    ),
+)]
 pub async fn post_policy(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -364,7 +428,23 @@ async fn reset_policy_inner(
     result_token(state, provider, claims)
 }
 
-/// `GET /certificates`: the provider's policy signers.
+/// Get the policy signers
+///
+/// The certificates whose holders may sign policies and signer changes (isolated trust model).
+#[utoipa::path(
+    get,
+    path = "/certificates",
+    operation_id = "PolicyCertificates_Get",
+    tag = crate::openapi::tag::CERTIFICATES,
+    params(crate::openapi::ApiVersionRequired),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A PolicyCertificatesResult token.", body = crate::openapi::schema::PolicyCertificatesResponse),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+    ),
+)]
 pub async fn get_certificates(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -409,7 +489,30 @@ pub async fn modify_certificates(
     modify_certificates_inner(&state, &ctx.provider, &caller, &body, add).await
 }
 
-/// `POST /certificates:add`.
+/// Add a policy signer
+///
+/// The body is a JWS signed by a current policy signer whose payload is
+/// `{"policyCertificate": JWK}` with the certificate to add in `x5c`. Only providers in the
+/// isolated trust model have policy signers.
+#[utoipa::path(
+    post,
+    path = "/certificates:add",
+    operation_id = "PolicyCertificates_Add",
+    tag = crate::openapi::tag::CERTIFICATES,
+    params(crate::openapi::ApiVersionRequired),
+    security(("bearer" = [])),
+    request_body(
+        content((crate::openapi::schema::Jws = "text/plain"), (crate::openapi::schema::Jws = "application/json")),
+        description = "A JWS signed by a current policy signer, usually as a JSON string literal.",
+    ),
+    responses(
+        (status = 200, description = "`x-ms-policycertificates-result` is `IsPresent`.", body = crate::openapi::schema::PolicyCertificatesModificationResponse),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+    ),
+)]
 pub async fn add_certificate(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -420,7 +523,28 @@ pub async fn add_certificate(
     modify_certificates(state, ctx, query, headers, body, true).await
 }
 
-/// `POST /certificates:remove`.
+/// Remove a policy signer
+///
+/// As adding, with the certificate to remove; the last signer cannot be removed.
+#[utoipa::path(
+    post,
+    path = "/certificates:remove",
+    operation_id = "PolicyCertificates_Remove",
+    tag = crate::openapi::tag::CERTIFICATES,
+    params(crate::openapi::ApiVersionRequired),
+    security(("bearer" = [])),
+    request_body(
+        content((crate::openapi::schema::Jws = "text/plain"), (crate::openapi::schema::Jws = "application/json")),
+        description = "A JWS signed by a current policy signer, usually as a JSON string literal.",
+    ),
+    responses(
+        (status = 200, description = "`x-ms-policycertificates-result` is `IsAbsent`.", body = crate::openapi::schema::PolicyCertificatesModificationResponse),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+    ),
+)]
 pub async fn remove_certificate(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -512,51 +636,220 @@ async fn modify_certificates_inner(
     result_token(state, provider, claims)
 }
 
+/// What a 2018-09-01-preview policy request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LegacyOp {
+    Get,
+    Set,
+    Reset,
+}
+
 /// The 2018-09-01-preview policy paths: `/operations/policy/current?tee=...` (GET, PUT = set,
 /// POST = reset) answer `{"policy": JWT}`, 200 without a body, and the reset result.
-pub async fn legacy_current(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Query(query): Params,
-    method: axum::http::Method,
-    headers: HeaderMap,
-    body: Bytes,
+async fn legacy_current(
+    state: &AppState,
+    ctx: &Ctx,
+    query: &HashMap<String, String>,
+    op: LegacyOp,
+    headers: &HeaderMap,
+    body: &[u8],
 ) -> Result<Response, ApiError> {
-    let caller = admin(&state, &headers).await?;
+    let caller = admin(state, headers).await?;
     let tee = query
         .get("tee")
         .ok_or_else(|| ApiError::bad_request("the tee query parameter is required"))?;
     let kind = attestation_type(tee)?;
-    match method {
-        axum::http::Method::GET => {
-            let response = policy_result_for_get(&state, &ctx.provider, kind).await?;
+    match op {
+        LegacyOp::Get => {
+            let response = policy_result_for_get(state, &ctx.provider, kind).await?;
             rewrap(response, "policy").await
         }
-        axum::http::Method::PUT => {
-            set_policy_inner(&state, &ctx.provider, &caller, kind, &body).await?;
+        LegacyOp::Set => {
+            set_policy_inner(state, &ctx.provider, &caller, kind, body).await?;
             Ok(StatusCode::OK.into_response())
         }
-        _ => reset_policy_inner(&state, &ctx.provider, &caller, kind, &body).await,
+        LegacyOp::Reset => reset_policy_inner(state, &ctx.provider, &caller, kind, body).await,
     }
 }
 
-/// `/operations/policy/certificates` (GET, PUT = add, POST = remove).
-pub async fn legacy_certificates(
+/// Get a policy (2018)
+///
+/// The 2018-09-01-preview form of `GET /policies/{type}`.
+#[utoipa::path(
+    get,
+    path = "/operations/policy/current",
+    operation_id = "Legacy_Policy_Get",
+    tag = crate::openapi::tag::LEGACY,
+    params(crate::openapi::TeeQuery, crate::openapi::LegacyApiVersion),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The PolicyResult token, under `policy`.", body = crate::openapi::schema::LegacyPolicyResponse),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+    ),
+)]
+pub async fn legacy_get_policy(
     State(state): State<AppState>,
     ctx: Ctx,
-    Query(_query): Params,
-    method: axum::http::Method,
+    Query(query): Params,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    legacy_current(&state, &ctx, &query, LegacyOp::Get, &headers, &[]).await
+}
+
+/// Set a policy (2018)
+///
+/// The 2018-09-01-preview form of `PUT /policies/{type}`; answers 200 without a body.
+#[utoipa::path(
+    put,
+    path = "/operations/policy/current",
+    operation_id = "Legacy_Policy_Set",
+    tag = crate::openapi::tag::LEGACY,
+    params(crate::openapi::TeeQuery, crate::openapi::LegacyApiVersion),
+    security(("bearer" = [])),
+    request_body(
+        content((crate::openapi::schema::Jws = "text/plain"), (crate::openapi::schema::Jws = "application/json")),
+        description = "The policy, in a JWS: unsecured, or signed by a policy signer.",
+    ),
+    responses(
+        (status = 200, description = "The policy is stored."),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+    ),
+)]
+pub async fn legacy_set_policy(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(query): Params,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    legacy_current(&state, &ctx, &query, LegacyOp::Set, &headers, &body).await
+}
+
+/// Reset a policy (2018)
+///
+/// The 2018-09-01-preview form of `POST /policies/{type}:reset`.
+#[utoipa::path(
+    post,
+    path = "/operations/policy/current",
+    operation_id = "Legacy_Policy_Reset",
+    tag = crate::openapi::tag::LEGACY,
+    params(crate::openapi::TeeQuery, crate::openapi::LegacyApiVersion),
+    security(("bearer" = [])),
+    request_body(
+        content((crate::openapi::schema::Jws = "text/plain"), (crate::openapi::schema::Jws = "application/json")),
+        description = "A JWS with an empty payload: unsecured, or signed by a policy signer.",
+    ),
+    responses(
+        (status = 200, description = "A PolicyResult token: `x-ms-policy-result` is `Removed`.", body = crate::openapi::schema::PolicyResponse),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+    ),
+)]
+pub async fn legacy_reset_policy(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(query): Params,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    legacy_current(&state, &ctx, &query, LegacyOp::Reset, &headers, &body).await
+}
+
+/// Get the policy signers (2018)
+///
+/// The 2018-09-01-preview form of `GET /certificates`.
+#[utoipa::path(
+    get,
+    path = "/operations/policy/certificates",
+    operation_id = "Legacy_PolicyCertificates_Get",
+    tag = crate::openapi::tag::LEGACY,
+    params(crate::openapi::LegacyApiVersion),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A PolicyCertificatesResult token.", body = crate::openapi::schema::PolicyCertificatesResponse),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+    ),
+)]
+pub async fn legacy_get_certificates(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    admin(&state, &headers).await?;
+    certificates_result(&state, &ctx.provider).await
+}
+
+/// Add a policy signer (2018)
+///
+/// The 2018-09-01-preview form of `POST /certificates:add`.
+#[utoipa::path(
+    put,
+    path = "/operations/policy/certificates",
+    operation_id = "Legacy_PolicyCertificates_Add",
+    tag = crate::openapi::tag::LEGACY,
+    params(crate::openapi::LegacyApiVersion),
+    security(("bearer" = [])),
+    request_body(
+        content((crate::openapi::schema::Jws = "text/plain"), (crate::openapi::schema::Jws = "application/json")),
+        description = "A JWS signed by a current policy signer.",
+    ),
+    responses(
+        (status = 200, description = "`x-ms-policycertificates-result` is `IsPresent`.", body = crate::openapi::schema::PolicyCertificatesModificationResponse),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+    ),
+)]
+pub async fn legacy_add_certificate(
+    State(state): State<AppState>,
+    ctx: Ctx,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let caller = admin(&state, &headers).await?;
-    match method {
-        axum::http::Method::GET => certificates_result(&state, &ctx.provider).await,
-        axum::http::Method::PUT => {
-            modify_certificates_inner(&state, &ctx.provider, &caller, &body, true).await
-        }
-        _ => modify_certificates_inner(&state, &ctx.provider, &caller, &body, false).await,
-    }
+    modify_certificates_inner(&state, &ctx.provider, &caller, &body, true).await
+}
+
+/// Remove a policy signer (2018)
+///
+/// The 2018-09-01-preview form of `POST /certificates:remove`.
+#[utoipa::path(
+    post,
+    path = "/operations/policy/certificates",
+    operation_id = "Legacy_PolicyCertificates_Remove",
+    tag = crate::openapi::tag::LEGACY,
+    params(crate::openapi::LegacyApiVersion),
+    security(("bearer" = [])),
+    request_body(
+        content((crate::openapi::schema::Jws = "text/plain"), (crate::openapi::schema::Jws = "application/json")),
+        description = "A JWS signed by a current policy signer.",
+    ),
+    responses(
+        (status = 200, description = "`x-ms-policycertificates-result` is `IsAbsent`.", body = crate::openapi::schema::PolicyCertificatesModificationResponse),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+    ),
+)]
+pub async fn legacy_remove_certificate(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let caller = admin(&state, &headers).await?;
+    modify_certificates_inner(&state, &ctx.provider, &caller, &body, false).await
 }
 
 /// Re-keys a `{"token": ...}` response as `{"<key>": ...}`.

@@ -38,7 +38,25 @@ pub struct Options {
     pub admin: Option<attesto_server::auth::AdminConfig>,
 }
 
+/// TPM settings for [`start_with_tpm`].
+#[derive(Default)]
+pub struct TpmOptions {
+    /// TPM AIK roots (DER), written to files and named in `[tpm] roots`.
+    pub tpm_roots: Vec<Vec<u8>>,
+    /// TPM intermediates (DER), likewise in `[tpm] intermediates`.
+    pub tpm_intermediates: Vec<Vec<u8>>,
+    /// Test overrides of the TPM protocol (fixed challenge, unbound request key).
+    pub tpm_hooks: Option<attesto_server::routes::tpm::TestHooks>,
+    /// A clock to use instead of one pinned at `at_secs` (tests that move time).
+    pub clock: Option<Arc<dyn attesto_server::Clock>>,
+}
+
 pub async fn start(at_secs: u64, options: Options) -> Result<TestServer> {
+    start_with_tpm(at_secs, options, TpmOptions::default()).await
+}
+
+/// [`start`] with TPM settings.
+pub async fn start_with_tpm(at_secs: u64, options: Options, tpm: TpmOptions) -> Result<TestServer> {
     let dir = tempfile::tempdir()?;
     let offline = dir.path().join("collateral");
     std::fs::create_dir_all(&offline)?;
@@ -58,9 +76,29 @@ pub async fn start(at_secs: u64, options: Options) -> Result<TestServer> {
     if let Some(admin) = options.admin {
         config.admin = admin;
     }
-    let mut builder = ServerBuilder::new(config).clock(Arc::new(FixedClock::at(at_secs)));
+    for (list, ders, name) in [
+        (&mut config.tpm.roots, &tpm.tpm_roots, "tpm-root"),
+        (
+            &mut config.tpm.intermediates,
+            &tpm.tpm_intermediates,
+            "tpm-intermediate",
+        ),
+    ] {
+        for (i, der) in ders.iter().enumerate() {
+            let path = dir.path().join(format!("{name}-{i}.der"));
+            std::fs::write(&path, der)?;
+            list.push(path);
+        }
+    }
+    let clock = tpm
+        .clock
+        .unwrap_or_else(|| Arc::new(FixedClock::at(at_secs)));
+    let mut builder = ServerBuilder::new(config).clock(clock);
     if let Some(root) = options.extra_root {
         builder = builder.extra_quote_root(root);
+    }
+    if let Some(hooks) = tpm.tpm_hooks {
+        builder = builder.tpm_test_hooks(hooks);
     }
     let server = builder.start().await?;
     let ca = std::fs::read(server.ca_file().context("generated CA file")?)?;

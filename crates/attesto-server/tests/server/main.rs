@@ -5,3 +5,4 @@ mod common;
 mod http_errors;
 mod oidc_admin;
 mod policy_admin;
+mod tpm;

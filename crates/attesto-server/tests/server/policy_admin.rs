@@ -553,3 +553,119 @@ async fn legacy_preview_policy_paths() -> Result<()> {
     ensure!(status == 401);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_host_name_selects_its_provider() -> Result<()> {
+    let (server, _admin) = admin_server(NOW).await?;
+    let store = &server.server.state().store;
+    let record = ProviderRecord {
+        name: "hosted".into(),
+        trust_model: TrustModel::Aad,
+        token_lifetime_secs: Some(600),
+        hosts: vec!["tenant.attest.test".into()],
+        created_at: 0,
+    };
+    store.create_provider(
+        &record,
+        &[],
+        &attesto_store::AuditEvent {
+            at: 0,
+            actor: "test".into(),
+            provider: "hosted".into(),
+            action: "provider.create".into(),
+            attestation_type: None,
+            jws_sha256: None,
+            result: "ok".into(),
+        },
+    )?;
+    server.server.state().providers.reindex_hosts()?;
+    // HTTP/1.1 so the Host header is the one we set.
+    let ca = std::fs::read(server.server.ca_file().context("CA")?)?;
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&ca)?])
+        .http1_only()
+        .build()?;
+    let by_host: Value = client
+        .get(format!("{}/.well-known/openid-configuration", server.base))
+        .header("host", "tenant.attest.test")
+        .send()
+        .await?
+        .json()
+        .await?;
+    ensure!(
+        by_host["issuer"] == "https://tenant.attest.test",
+        "{by_host}"
+    );
+    let (_, by_path) = server
+        .get("/providers/hosted/.well-known/openid-configuration")
+        .await?;
+    ensure!(
+        by_path["issuer"] == "https://tenant.attest.test",
+        "{by_path}"
+    );
+    let (_, default) = server.get("/.well-known/openid-configuration").await?;
+    ensure!(default["issuer"] == server.base.as_str());
+    Ok(())
+}
+
+#[tokio::test]
+async fn after_key_rotation_certs_lists_new_and_previous_keys() -> Result<()> {
+    let (server, admin) = admin_server(NOW).await?;
+    let state = server.server.state();
+    // A token signed with the first key.
+    let (_, value) = server
+        .admin(
+            reqwest::Method::GET,
+            "/policies/SgxEnclave?api-version=2022-08-01",
+            Some(&admin),
+            None,
+        )
+        .await?;
+    let old_token = value["token"].as_str().context("token")?.to_owned();
+    let (_, before) = server.get("/certs").await?;
+    ensure!(before["keys"].as_array().map(Vec::len) == Some(1));
+
+    let new_key = attesto_server::providers::new_signing_key(
+        &server.base,
+        UnixTime::since_unix_epoch(Duration::from_secs(NOW)),
+        None,
+    )?;
+    state.store.rotate_signing_key(
+        "default",
+        &new_key,
+        i64::try_from(NOW)?,
+        &attesto_store::AuditEvent {
+            at: i64::try_from(NOW)?,
+            actor: "test".into(),
+            provider: "default".into(),
+            action: "key.rotate".into(),
+            attestation_type: None,
+            jws_sha256: None,
+            result: "ok".into(),
+        },
+    )?;
+    state.providers.invalidate("default");
+
+    let (_, after) = server.get("/certs").await?;
+    let kids: Vec<&str> = after["keys"]
+        .as_array()
+        .context("keys")?
+        .iter()
+        .filter_map(|k| k["kid"].as_str())
+        .collect();
+    ensure!(kids.len() == 2 && kids[0] == new_key.id, "{kids:?}");
+    // Old tokens still verify against /certs; new ones use the new key.
+    server.verify_token(&old_token).await?;
+    let (_, value) = server
+        .admin(
+            reqwest::Method::GET,
+            "/policies/SgxEnclave?api-version=2022-08-01",
+            Some(&admin),
+            None,
+        )
+        .await?;
+    let token = value["token"].as_str().context("token")?;
+    ensure!(jsonwebtoken::decode_header(token)?.kid.as_deref() == Some(new_key.id.as_str()));
+    server.verify_token(token).await?;
+    Ok(())
+}
