@@ -119,6 +119,9 @@ async fn load(concurrency: usize, duration: Duration) -> Result<LoadResult> {
     let client = reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(&ca)?])
         .pool_max_idle_per_host(concurrency)
+        // One keep-alive connection per worker, as wrk and most load generators do; with HTTP/2
+        // every request would share one connection and its single TLS stream.
+        .http1_only()
         .build()?;
     let quote = std::fs::read(testdata.join("sgx_quote"))?;
     let body = serde_json::json!({
