@@ -224,6 +224,7 @@ impl ServerBuilder {
             non_intel_roots,
             collateral,
             prepared: Arc::new(state::PreparedCollateral::default()),
+            collateral_keys: Arc::new(state::CollateralKeys::default()),
             policies: Arc::new(Policies::default()),
             tpm: Arc::new(tpm),
             metrics: Metrics::new(),

@@ -39,6 +39,8 @@ pub struct AppState {
     pub collateral: Arc<CollateralCache>,
     /// Collateral already verified by `verifier`, per cache entry.
     pub prepared: Arc<PreparedCollateral>,
+    /// Collateral lookup keys per PCK certificate chain.
+    pub collateral_keys: Arc<CollateralKeys>,
     /// The policies in force.
     pub policies: Arc<Policies>,
     /// TPM protocol state: AIK roots, the service_context key, used contexts.
@@ -115,6 +117,46 @@ impl PreparedCollateral {
             entries.insert(*key, (Arc::clone(collateral), Arc::clone(&prepared)));
         }
         Ok(prepared)
+    }
+}
+
+/// The collateral lookup key of a quote depends only on its PCK certificate chain, so it is
+/// remembered per chain (by SHA-256 of the chain's bytes) instead of parsing the leaf
+/// certificate on every attestation. Bounded: the map is cleared when it reaches
+/// [`CollateralKeys::CAPACITY`] entries.
+#[derive(Default)]
+pub struct CollateralKeys {
+    entries: RwLock<HashMap<[u8; 32], attesto_collateral::CollateralKey>>,
+}
+
+impl CollateralKeys {
+    /// Most chains remembered at once.
+    pub const CAPACITY: usize = 4096;
+
+    /// The (unverified) collateral lookup key of `quote`.
+    ///
+    /// # Errors
+    /// The quote does not parse or carries no usable PCK leaf.
+    pub fn lookup(
+        &self,
+        quote: &[u8],
+    ) -> Result<attesto_collateral::CollateralKey, attesto_quote::Error> {
+        let parsed = attesto_quote::Quote::parse(quote)?;
+        let mut id = [0u8; 32];
+        id.copy_from_slice(
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, parsed.pck_chain_pem).as_ref(),
+        );
+        if let Some(key) = self.entries.read().ok().and_then(|m| m.get(&id).copied()) {
+            return Ok(key);
+        }
+        let key = attesto_collateral::CollateralKey::from_quote(quote)?;
+        if let Ok(mut entries) = self.entries.write() {
+            if entries.len() >= Self::CAPACITY {
+                entries.clear();
+            }
+            entries.insert(id, key);
+        }
+        Ok(key)
     }
 }
 

@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use attesto_collateral::CollateralKey;
 use attesto_policy::{AttestationType, Policy};
 use attesto_provider::token::{TokenInputs, attestation_payload};
 use attesto_provider::{ClaimsError, RequestError, claims, request};
@@ -147,13 +146,16 @@ async fn attest_inner(
     let req = request::parse(kind, version, body).map_err(request_error)?;
     let now = state.clock.now();
 
-    let key = CollateralKey::from_quote(&req.evidence).map_err(|error| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            code::INVALID_EVIDENCE,
-            format!("quote: {error}"),
-        )
-    })?;
+    let key = state
+        .collateral_keys
+        .lookup(&req.evidence)
+        .map_err(|error| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                code::INVALID_EVIDENCE,
+                format!("quote: {error}"),
+            )
+        })?;
     // The key comes from an unverified quote. Before it can cost a fetch from the collateral
     // service, the quote must at least carry valid signatures and a PCK chain to a trusted root;
     // otherwise anyone could make the service fetch for invented FMSPCs.
